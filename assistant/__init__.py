@@ -1,0 +1,1 @@
+"""Turns questions into cited answers and serves them."""

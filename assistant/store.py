@@ -1,0 +1,96 @@
+"""Opening the Chroma index, embedded on disk or as a `chroma run` server.
+
+The collection's metadata records which embedder built it; opening it with another
+one raises ``EmbedderMismatch`` instead of returning nonsense neighbours.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from langchain_chroma import Chroma
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from assistant.embeddings import NamedEmbeddings
+    from assistant.settings import Settings
+
+__all__ = [
+    "EmbedderMismatch",
+    "IndexMissing",
+    "check_collection",
+    "chroma_client",
+    "existing_collection",
+    "vector_store",
+]
+
+EMBEDDER_KEY = "embedder"
+
+
+class IndexMissing(RuntimeError):
+    """No index has been built yet."""
+
+
+class EmbedderMismatch(RuntimeError):
+    """The index was built with a different embedder than the one configured."""
+
+    def __init__(self, built_with: str, configured: str) -> None:
+        super().__init__(
+            f"The index was built with embedder '{built_with}' but '{configured}' is configured. "
+            "Set ASSISTANT_EMBEDDER to match the index, or rebuild it with "
+            "`python -m ingest --rebuild`."
+        )
+        self.built_with = built_with
+        self.configured = configured
+
+
+def chroma_client(settings: Settings) -> ClientAPI:
+    """An embedded persistent client, or an HTTP client when ``chroma_url`` is set."""
+    # Chroma reads this variable too; set it so no code path phones home.
+    os.environ["ANONYMIZED_TELEMETRY"] = "False"
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def existing_collection(client: ClientAPI, name: str) -> Collection | None:
+    """The collection if it exists, without creating it."""
+    if name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+        return None
+    return client.get_collection(name)
+
+
+def check_collection(client: ClientAPI, name: str, embedder: str, *, create: bool = False) -> None:
+    """Make sure ``name`` exists (if ``create``) and was built by ``embedder``."""
+    collection = existing_collection(client, name)
+    if collection is None:
+        if not create:
+            raise IndexMissing(f"No index named '{name}' yet: run `python -m ingest` to build it.")
+        client.create_collection(name, metadata={EMBEDDER_KEY: embedder, "hnsw:space": "cosine"})
+        return
+    built_with = (collection.metadata or {}).get(EMBEDDER_KEY)
+    if built_with != embedder:
+        raise EmbedderMismatch(str(built_with), embedder)
+
+
+def vector_store(
+    client: ClientAPI, name: str, embeddings: NamedEmbeddings, *, create: bool = False
+) -> Chroma:
+    """LangChain's Chroma store over ``name``, after checking who built it."""
+    check_collection(client, name, embeddings.name, create=create)
+    return Chroma(client=client, collection_name=name, embedding_function=embeddings)

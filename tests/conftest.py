@@ -1,0 +1,86 @@
+"""Shared fixtures: real embedder, real Chroma, small real documents."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import NamedEmbeddings, make_embeddings
+from assistant.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+TEST_EMBEDDER = "minilm"  # the fastest real model we ship
+
+MANIFEST = """\
+sources:
+  regs:
+    title: "Sample regulations"
+    publisher: "Test Publisher"
+    licence: "Public-Domain-US-Gov"
+    url: "https://example.org/regs"
+    languages: [en, fr]
+    jurisdiction: US
+    topics: [export-filing]
+    date: "2025-01"
+    kind: legal
+    exclude: ["SOURCE.txt"]
+  guides:
+    title: "Sample guides"
+    publisher: "Guide Publisher"
+    licence: "OGL-UK-3.0"
+    url: "https://example.org/guides"
+    languages: [en]
+    jurisdiction: UK
+    topics: [finance, payment]
+    date: "2018"
+    kind: guidance
+"""
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> NamedEmbeddings:
+    return make_embeddings(TEST_EMBEDDER)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small corpus with a manifest, copied so tests may change it."""
+    root = tmp_path / "corpus"
+    shutil.copytree(DATA / "sample", root)
+    (root / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
+    (root / "regs" / "SOURCE.txt").write_text("provenance, not content", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "var",
+        corpus_dir=corpus,
+        embedder=TEST_EMBEDDER,
+        chunk_size=400,
+        chunk_overlap=40,
+        _env_file=None,
+    )
+
+
+def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for running `python -m ingest` / `python -m assistant` on ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(
+        ASSISTANT_DATA_DIR=str(settings.data_dir),
+        ASSISTANT_CORPUS_DIR=str(settings.corpus_dir),
+        ASSISTANT_EMBEDDER=settings.embedder,
+        ASSISTANT_CHUNK_SIZE=str(settings.chunk_size),
+        ASSISTANT_CHUNK_OVERLAP=str(settings.chunk_overlap),
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        **extra,
+    )
+    return env
+
+
+PYTHON = sys.executable
