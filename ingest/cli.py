@@ -38,6 +38,10 @@ def main(
     except EmbedderMismatch as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        # Everything written so far is consistent; the next run finishes the job.
+        typer.echo("interrupted: run the same command again to finish", err=True)
+        raise typer.Exit(130) from None
 
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))

@@ -82,7 +82,10 @@ def test_chunk_ids_are_stable_and_content_addressed():
 
 
 def test_article_reference_inside_a_sentence_is_not_a_heading():
-    text = "Article 9\n\nRight of withdrawal\n\nArticle 6(7), Article 8(2) shall apply mutatis mutandis;\n"
+    text = (
+        "Article 9\n\nRight of withdrawal\n\n"
+        "Article 6(7), Article 8(2) shall apply mutatis mutandis;\n"
+    )
     promoted = promote_structure(text)
     assert "##### Article 9 — Right of withdrawal" in promoted
     assert "\nArticle 6(7), Article 8(2)" in promoted

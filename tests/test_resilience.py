@@ -1,0 +1,103 @@
+"""Real processes: an ingest killed part-way, and Chroma as a `chroma run` server."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from assistant.retrieval import Retriever
+from assistant.store import chroma_client, vector_store
+from ingest.index import Indexer
+from tests.conftest import PYTHON, subprocess_env
+from tests.servers import free_port, wait_until_ready
+from tests.test_index import index_contents
+
+pytestmark = pytest.mark.slow
+
+
+def grow(corpus: Path, copies: int) -> None:
+    """Copies of the guides, so that a run has many batches to interrupt."""
+    for n in range(copies):
+        shutil.copytree(corpus / "guides", corpus / f"guides-{n:02d}")
+
+
+def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
+    """Start an ingest, wait until it has written one batch, then send ``sig``."""
+    env = subprocess_env(settings, ASSISTANT_INGEST_BATCH_SIZE="4")
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "ingest"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "embedded" in line:
+            proc.send_signal(sig)
+            break
+    proc.stderr.read()
+    return proc.wait(timeout=120)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_ingest_is_completed_by_the_next_run(
+    tmp_path, settings, corpus, embeddings, sig
+):
+    grow(corpus, 12)
+    code = interrupt_after_first_batch(settings, sig)
+    assert code != 0, "the ingest finished before it could be interrupted"
+    partial = index_contents(settings)
+
+    resumed = Indexer(settings, embeddings).run([corpus])
+    assert resumed.unchanged < resumed.added + resumed.updated + resumed.unchanged
+    clean = settings.model_copy(update={"data_dir": tmp_path / "clean"})
+    Indexer(clean, embeddings).run([corpus])
+    expected = index_contents(clean)
+    assert 0 < len(partial) < len(expected)
+    assert index_contents(settings) == expected  # same ids, texts, metadata: nothing twice or lost
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    chroma = shutil.which("chroma") or str(Path(PYTHON).with_name("chroma"))
+    proc = subprocess.Popen(
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/api/v2/heartbeat", proc)
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(str(exc))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_client_server_mode(settings, corpus, embeddings, chroma_server):
+    remote = settings.model_copy(update={"chroma_url": chroma_server})
+    report = Indexer(remote, embeddings).run([corpus])
+    assert report.added == 6 and not report.failed
+    assert not remote.chroma_dir.exists(), "server mode must not write an embedded index"
+    again = Indexer(remote, embeddings).run([corpus])
+    assert again.unchanged == 6 and again.chunks_added == 0
+    store = vector_store(chroma_client(remote), remote.collection, embeddings)
+    top = Retriever(store).search("How long to withdraw from a distance contract?", k=3)
+    assert any(p.source.startswith("regs/consumer-rights") for p in top)
