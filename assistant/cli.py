@@ -13,60 +13,65 @@ from assistant.settings import Settings
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 
-def _retriever(settings: Settings):
-    from assistant.embeddings import make_embeddings
-    from assistant.retrieval import Retriever
-    from assistant.store import EmbedderMismatch, IndexMissing, chroma_client, vector_store
+def _open(settings: Settings):
+    from assistant.pipeline import Assistant
+    from assistant.store import EmbedderMismatch, IndexMissing
 
     try:
-        embeddings = make_embeddings(settings.embedder, batch_size=settings.embed_batch_size)
-        store = vector_store(chroma_client(settings), settings.collection, embeddings)
+        return Assistant.open(settings)
     except (IndexMissing, EmbedderMismatch) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    return Retriever(store)
+
+
+def render(answer) -> str:
+    """An answer as plain text: the answer, its notices, then the numbered sources."""
+    lines = [answer.text]
+    lines += [f"\nNote: {notice}" for notice in answer.notices]
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.title}" + (f" — {c.section}" if c.section != c.title else ""))
+            lines.append(f"    {c.publisher} · {c.date or 'undated'} · {c.url or c.source}")
+    return "\n".join(lines)
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in any language.")],
-    k: Annotated[int, typer.Option(help="Passages to show.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
-    """Show the passages of the sources that best match a question, with their citations."""
-    passages = _retriever(Settings()).search(question, k=k)
+    """Answer a question from the indexed sources, with citations (or an honest refusal)."""
+    answer = _open(Settings()).answer(question)
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {"n": n, "score": p.score, "text": p.text, **p.metadata}
-                    for n, p in enumerate(passages, 1)
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        return
-    for n, p in enumerate(passages, 1):
-        m = p.metadata
-        typer.echo(f"[{n}] {m.get('title')} — {m.get('section')}")
-        typer.echo(
-            f"    {m.get('source')} · {m.get('publisher')} · {m.get('date')} · {m.get('url')}"
-        )
-        typer.echo("    " + " ".join(p.text.split())[:400] + "\n")
+        typer.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render(answer))
 
 
 @app.command("eval")
 def evaluate(
     questions: Annotated[Path, typer.Argument(help="A JSONL file in the dev.jsonl format.")],
-    k: Annotated[int, typer.Option(help="Passages retrieved per question.")] = 20,
+    out: Annotated[Path | None, typer.Option(help="Write one JSON line per item here.")] = None,
 ) -> None:
-    """Retrieval figures (hit@1, hit@5, MRR of the expected sources) overall and per language."""
-    from assistant.evaluation import load_items, retrieval_query, score_retrieval
+    """Answer every question and print retrieval, grounding, refusal and latency figures,
+    overall and per language."""
+    from assistant.evaluation import load_items, run_eval, summarise
+    from assistant.pipeline import Turn
 
     items = load_items(questions)
-    retriever = _retriever(Settings())
-    ranked = [(i, [p.source for p in retriever.search(retrieval_query(i), k=k)]) for i in items]
-    typer.echo(f"all: {score_retrieval(ranked).as_dict()}")
-    for lang in sorted({i.lang for i in items}):
-        typer.echo(f"{lang}: {score_retrieval([r for r in ranked if r[0].lang == lang]).as_dict()}")
+    assistant = _open(Settings())
+
+    def ask(item):
+        history = [Turn(t["role"], t["content"]) for t in item.history]
+        return assistant.answer(item.question, history)
+
+    results = run_eval(items, ask)
+    if out:
+        out.write_text(
+            "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n" for r in results),
+            encoding="utf-8",
+        )
+    typer.echo(f"all: {json.dumps(summarise(results))}")
+    for lang in sorted({r.item.lang for r in results}):
+        typer.echo(f"{lang}: {json.dumps(summarise([r for r in results if r.item.lang == lang]))}")

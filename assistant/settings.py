@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,23 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=1200, ge=200, description="Max characters per chunk.")
     chunk_overlap: int = Field(default=150, ge=0, description="Characters shared by neighbours.")
 
-    @field_validator("chroma_url", mode="before")
+    retrieval_k: int = Field(default=6, ge=1, le=50, description="Passages given to the composer.")
+    refusal_threshold: float = Field(
+        default=0.45,
+        description="Evidence below which the assistant says it cannot find the answer "
+        "(calibrated on the dev set; see README).",
+    )
+
+    llm: str | None = Field(
+        default=None,
+        description="LangChain chat model, e.g. 'openai:gpt-4o-mini' or 'ollama:llama3.1'; "
+        "with llm_base_url, the model name on an OpenAI-compatible server. Empty: offline mode.",
+    )
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before falling back.")
+
+    @field_validator("chroma_url", "llm", "llm_base_url", mode="before")
     @classmethod
     def _empty_url_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -53,3 +69,7 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.data_dir / "lexical.sqlite"

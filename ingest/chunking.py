@@ -70,7 +70,11 @@ class Chunker:
                 context = f"{context} › {heading}" if context else heading
             for piece in self._splitter.split_text(body):
                 meta = dict(doc.metadata)
-                meta.update(section=path[-1] if path else title, section_path=heading or title)
+                meta.update(
+                    section=path[-1] if path else title,
+                    section_path=heading or title,
+                    context=context,
+                )
                 text = f"{context}\n\n{piece.strip()}" if context else piece.strip()
                 chunks.append(Document(page_content=text, metadata=meta))
         return chunks

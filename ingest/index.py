@@ -1,10 +1,14 @@
-"""Bring the Chroma index in line with the files, idempotently and crash-safely.
+"""Bring the indexes in line with the files, idempotently and crash-safely.
 
-The index is its own state: every chunk id is ``root::source::position::hash``, so
-comparing the ids a file would produce with the ids already stored tells whether the
-file is new, changed or unchanged, without embedding anything. New chunks are
-upserted before stale ones are deleted, so a run killed at any point leaves extra or
-missing chunks that the next run's comparison repairs.
+Each index is its own state: every chunk id is ``root::source::position::hash``, so
+comparing the ids a file would produce with the ids an index already holds tells
+whether the file is new, changed or unchanged there, without embedding anything.
+
+A run has three steps: *plan* (load and chunk every file: seconds), *lexical* (write
+the BM25 records in one transaction: seconds) and *dense* (embed what Chroma lacks:
+minutes on a fresh install). New chunks are written before stale ones are deleted,
+so a run killed at any point leaves extra or missing chunks that the next run's
+comparison repairs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from langchain_core.documents import Document
 from tqdm import tqdm
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
+from assistant.lexical import LexicalIndex
 from assistant.settings import Settings
 from assistant.store import check_collection, chroma_client, existing_collection, vector_store
 from ingest.chunking import SEP, Chunker, chunk_id
@@ -28,10 +32,12 @@ from ingest.documents import SourceFile, discover, load_source, root_label
 from ingest.loaders import LoadError
 from ingest.manifest import Manifest
 
-__all__ = ["Indexer", "IngestReport"]
+__all__ = ["Indexer", "IngestReport", "Plan"]
 
 log = logging.getLogger(__name__)
 _PAGE = 5000
+
+Key = tuple[str, str]  # (root, source)
 
 
 @dataclass
@@ -64,26 +70,43 @@ class IngestReport:
         return data
 
 
-def _parse_id(chunk_id_: str) -> tuple[str, str]:
+@dataclass
+class Plan:
+    """Every current chunk of the ingested roots, and what the run was asked to cover."""
+
+    chunks: dict[Key, tuple[list[str], list[Document]]] = field(default_factory=dict)
+    scope: set[str] = field(default_factory=set)
+    failed: list[Failure] = field(default_factory=list)
+
+    def delta(self, stored: dict[Key, set[str]]) -> tuple[list[tuple[str, Document]], list[str]]:
+        """What an index holding ``stored`` lacks, and what it holds that is stale."""
+        upserts: list[tuple[str, Document]] = []
+        deletes: list[str] = []
+        for key, (ids, docs) in self.chunks.items():
+            have = stored.get(key, set())
+            upserts += [(i, d) for i, d in zip(ids, docs, strict=True) if i not in have]
+            deletes += sorted(have - set(ids))
+        for key, ids in stored.items():
+            if key[0] in self.scope and key not in self.chunks:
+                deletes += sorted(ids)
+        return upserts, deletes
+
+
+def _parse_id(chunk_id_: str) -> Key:
     root, rest = chunk_id_.split(SEP, 1)
-    source = rest.rsplit(SEP, 2)[0]
-    return root, source
+    return root, rest.rsplit(SEP, 2)[0]
 
 
 class Indexer:
-    """Ingest folders into the configured collection."""
+    """Ingest folders into the configured Chroma collection and BM25 records."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        embeddings: NamedEmbeddings | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, embeddings: NamedEmbeddings | None = None) -> None:
         self.settings = settings
         self._embeddings = embeddings
-        self.flush_size = settings.ingest_batch_size
         self.manifest = Manifest.load(settings.corpus_dir / "manifest.yaml")
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
         self.client = chroma_client(settings)
+        self.lexical = LexicalIndex(settings.lexical_path)
 
     @property
     def embeddings(self) -> NamedEmbeddings:
@@ -93,29 +116,90 @@ class Indexer:
             )
         return self._embeddings
 
-    # ------------------------------------------------------------ planning
+    @property
+    def embedder_name(self) -> str:
+        return self._embeddings.name if self._embeddings else embedder_name(self.settings.embedder)
 
     def chunks_of(self, file: SourceFile) -> tuple[list[str], list[Document]]:
         chunks = [c for doc in load_source(file, self.manifest) for c in self.chunker.split(doc)]
-        ids = [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)]
-        return ids, chunks
+        return [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)], chunks
 
-    def stored_ids(self) -> dict[tuple[str, str], set[str]]:
-        """All ids in the index, grouped by (root, source)."""
+    def dense_ids(self) -> dict[Key, set[str]]:
+        """All ids in Chroma, grouped by (root, source)."""
         collection = existing_collection(self.client, self.settings.collection)
-        grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+        grouped: dict[Key, set[str]] = {}
         if collection is None:
             return grouped
         offset = 0
         while True:
             page = collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
             for id_ in page:
-                grouped[_parse_id(id_)].add(id_)
+                grouped.setdefault(_parse_id(id_), set()).add(id_)
             if len(page) < _PAGE:
                 return grouped
             offset += _PAGE
 
-    # ------------------------------------------------------------ running
+    # ------------------------------------------------------------ the three steps
+
+    def plan(self, roots: Sequence[Path], *, show: bool = False) -> Plan:
+        plan = Plan()
+        files: list[SourceFile] = []
+        for root in roots:
+            if not root.exists():
+                plan.failed.append(Failure(str(root), "no such file or folder"))
+                continue
+            plan.scope.add(root_label(root, self.settings.corpus_dir))
+            files += discover(root, self.settings.corpus_dir, self.manifest)
+        for file in tqdm(files, desc="Reading", unit="file", disable=not show, leave=False):
+            try:
+                plan.chunks[(file.root, file.source)] = self.chunks_of(file)
+            except LoadError as exc:
+                plan.failed.append(Failure(str(file.path), exc.reason))
+                log.warning("skipped %s: %s", file.path, exc.reason)
+        return plan
+
+    def sync_lexical(self, plan: Plan) -> int:
+        upserts, deletes = plan.delta(self.lexical.stored_ids())
+        return self.lexical.apply(((i, d.page_content, d.metadata) for i, d in upserts), deletes)
+
+    def sync_dense(
+        self,
+        plan: Plan,
+        *,
+        show: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Embed what Chroma lacks, then delete what is stale; returns (added, deleted)."""
+        check_collection(self.client, self.settings.collection, self.embedder_name, create=True)
+        upserts, deletes = plan.delta(self.dense_ids())
+        total = len(upserts)
+        if on_progress:
+            on_progress(0, total)
+        if upserts:
+            store = vector_store(self.client, self.settings.collection, self.embeddings)
+            step = self.settings.ingest_batch_size
+            with tqdm(total=total, desc="Embedding", unit="chunk", disable=not show) as bar:
+                for start in range(0, total, step):
+                    batch = upserts[start : start + step]
+                    store.add_documents([d for _, d in batch], ids=[i for i, _ in batch])
+                    done = start + len(batch)
+                    bar.update(len(batch))
+                    log.info("embedded %d/%d chunks", done, total)
+                    if on_progress:
+                        on_progress(done, total)
+        if deletes:
+            collection = self.client.get_collection(self.settings.collection)
+            for start in range(0, len(deletes), _PAGE):
+                collection.delete(ids=deletes[start : start + _PAGE])
+        return total, len(deletes)
+
+    def reset(self) -> None:
+        """Drop both indexes (``--rebuild``)."""
+        if existing_collection(self.client, self.settings.collection):
+            self.client.delete_collection(self.settings.collection)
+        self.lexical.clear()
+
+    # ------------------------------------------------------------ a whole run
 
     def run(
         self,
@@ -124,93 +208,40 @@ class Indexer:
         rebuild: bool = False,
         dry_run: bool = False,
         progress: bool | None = None,
-        on_file: Callable[[SourceFile], None] | None = None,
     ) -> IngestReport:
         started = time.perf_counter()
-        report = IngestReport(dry_run=dry_run)
-        if rebuild and not dry_run and existing_collection(self.client, self.settings.collection):
-            self.client.delete_collection(self.settings.collection)
-        stored = {} if rebuild and dry_run else self.stored_ids()
-        name = self._embeddings.name if self._embeddings else embedder_name(self.settings.embedder)
-        if not dry_run:
-            check_collection(self.client, self.settings.collection, name, create=True)
-        store = None  # opened, and the model loaded, only once something must be embedded
-
-        files: list[SourceFile] = []
-        for root in roots:
-            if not root.exists():
-                report.failed.append(Failure(str(root), "no such file or folder"))
-                continue
-            files += discover(root, self.settings.corpus_dir, self.manifest)
-        scope = {root_label(r, self.settings.corpus_dir) for r in roots if r.exists()}
-
-        pending_ids: list[str] = []
-        pending_docs: list[Document] = []
-        pending_deletes: list[str] = []
-
-        def flush() -> None:
-            nonlocal store
-            if dry_run:
-                pending_ids.clear()
-                pending_docs.clear()
-                pending_deletes.clear()
-                return
-            if pending_ids:
-                if store is None:
-                    store = vector_store(self.client, self.settings.collection, self.embeddings)
-                store.add_documents(list(pending_docs), ids=list(pending_ids))
-                log.info("embedded %d chunks", len(pending_ids))
-            if pending_deletes:
-                collection = self.client.get_collection(self.settings.collection)
-                collection.delete(ids=list(pending_deletes))
-            pending_ids.clear()
-            pending_docs.clear()
-            pending_deletes.clear()
-
         show = sys.stderr.isatty() if progress is None else progress
-        bar = tqdm(files, desc="Ingesting", unit="file", disable=not show, dynamic_ncols=True)
-        seen: set[tuple[str, str]] = set()
-        for n, file in enumerate(bar, 1):
-            if on_file:
-                on_file(file)
-            key = (file.root, file.source)
-            seen.add(key)
-            try:
-                ids, chunks = self.chunks_of(file)
-            except LoadError as exc:
-                report.failed.append(Failure(str(file.path), exc.reason))
-                log.warning("skipped %s: %s", file.path, exc.reason)
-                continue
-            have = stored.get(key, set())
-            wanted = set(ids)
-            if have == wanted:
-                report.unchanged += 1
-            else:
-                if have:
-                    report.updated += 1
-                else:
-                    report.added += 1
-                for id_, chunk in zip(ids, chunks, strict=True):
-                    if id_ not in have:
-                        pending_ids.append(id_)
-                        pending_docs.append(chunk)
-                stale = sorted(have - wanted)
-                pending_deletes.extend(stale)
-                report.chunks_added += sum(1 for id_ in ids if id_ not in have)
-                report.chunks_deleted += len(stale)
-            report.chunks_total += len(ids)
-            if len(pending_ids) >= self.flush_size:
-                flush()
-            bar.set_postfix(chunks=report.chunks_total, embedded=report.chunks_added)
-            if not show and (n % 50 == 0 or n == len(files)):
-                log.info("ingest: %d/%d files, %d chunks", n, len(files), report.chunks_total)
-        flush()
+        report = IngestReport(dry_run=dry_run)
+        if not dry_run:
+            # Fail on a mismatched embedder before spending any time.
+            if rebuild:
+                self.reset()
+            check_collection(self.client, self.settings.collection, self.embedder_name, create=True)
 
-        for key, ids in stored.items():
-            if key[0] in scope and key not in seen:
-                report.removed += 1
-                report.chunks_deleted += len(ids)
-                pending_deletes.extend(sorted(ids))
-        flush()
+        plan = self.plan(roots, show=show)
+        report.failed = plan.failed
+        dense = {} if rebuild and dry_run else self.dense_ids()
+        lexical = {} if rebuild and dry_run else self.lexical.stored_ids()
+        for key, (ids, _) in plan.chunks.items():
+            wanted = set(ids)
+            report.chunks_total += len(ids)
+            if dense.get(key) == wanted and lexical.get(key) == wanted:
+                report.unchanged += 1
+            elif key in dense or key in lexical:
+                report.updated += 1
+            else:
+                report.added += 1
+        report.removed = sum(
+            1
+            for key in set(dense) | set(lexical)
+            if key[0] in plan.scope and key not in plan.chunks
+        )
+        upserts, deletes = plan.delta(dense)
+        report.chunks_added, report.chunks_deleted = len(upserts), len(deletes)
+        log.info("ingest plan: %d files, %d chunks to embed", len(plan.chunks), len(upserts))
+
+        if not dry_run:
+            self.sync_lexical(plan)
+            self.sync_dense(plan, show=show)
         report.seconds = time.perf_counter() - started
         return report

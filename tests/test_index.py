@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from assistant.lexical import LexicalIndex
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import EmbedderMismatch, check_collection, chroma_client, vector_store
@@ -48,9 +49,13 @@ def test_ingest_gives_every_chunk_its_provenance(settings, corpus, embeddings):
     assert html["url"] == "https://example.org/guides" and html["licence"] == "OGL-UK-3.0"
 
     store = vector_store(chroma_client(settings), settings.collection, embeddings)
-    top = Retriever(store).search("Is EEI filing needed for a shipment worth $2,000?", k=3)
+    top = Retriever(LexicalIndex(settings.lexical_path), store).search(
+        "Is EEI filing needed for a shipment worth $2,000?", k=3
+    )
     assert top[0].source == "regs/15cfr-sample.md"
-    only_fr = Retriever(store).search("rétractation", filters={"language": "fr"})
+    only_fr = Retriever(LexicalIndex(settings.lexical_path), store).search(
+        "rétractation", filters={"language": "fr"}
+    )
     assert {p.metadata["language"] for p in only_fr} == {"fr"}
 
 
@@ -83,6 +88,12 @@ def test_changed_files_are_replaced_and_removed_files_deleted(
     clean = settings.model_copy(update={"data_dir": tmp_path / "clean"})
     Indexer(clean, embeddings).run([corpus])
     assert index_contents(clean) == chunks
+    assert (
+        LexicalIndex(settings.lexical_path).stored_ids()
+        == LexicalIndex(clean.lexical_path).stored_ids()
+    )
+    hits = LexicalIndex(settings.lexical_path).search("borrow invoices", k=3)
+    assert hits and "up to 85%" in hits[0][1]
 
 
 def test_bad_files_are_reported_and_the_rest_ingested(settings, corpus, embeddings):
@@ -117,6 +128,7 @@ def test_dry_run_writes_nothing(settings, corpus):
     report = Indexer(settings).run([corpus], dry_run=True)
     assert report.added == 6 and report.chunks_total > 0
     assert chroma_client(settings).list_collections() == []
+    assert len(LexicalIndex(settings.lexical_path)) == 0
 
 
 def test_querying_with_another_embedder_is_a_clear_error(settings, corpus, embeddings):

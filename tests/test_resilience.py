@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.lexical import LexicalIndex
 from assistant.retrieval import Retriever
 from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
@@ -60,6 +61,8 @@ def test_interrupted_ingest_is_completed_by_the_next_run(
     expected = index_contents(clean)
     assert 0 < len(partial) < len(expected)
     assert index_contents(settings) == expected  # same ids, texts, metadata: nothing twice or lost
+    lexical = LexicalIndex(settings.lexical_path)
+    assert lexical.stored_ids() == LexicalIndex(clean.lexical_path).stored_ids()
 
 
 @pytest.fixture
@@ -99,5 +102,7 @@ def test_client_server_mode(settings, corpus, embeddings, chroma_server):
     again = Indexer(remote, embeddings).run([corpus])
     assert again.unchanged == 6 and again.chunks_added == 0
     store = vector_store(chroma_client(remote), remote.collection, embeddings)
-    top = Retriever(store).search("How long to withdraw from a distance contract?", k=3)
+    top = Retriever(LexicalIndex(remote.lexical_path), store).search(
+        "How long to withdraw from a distance contract?", k=3
+    )
     assert any(p.source.startswith("regs/consumer-rights") for p in top)

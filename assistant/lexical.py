@@ -1,0 +1,201 @@
+"""BM25 over every chunk: the records live in SQLite under the data dir, the matrix in memory.
+
+Ingest writes the records (chunk id, text, metadata, tokens) incrementally, in one
+transaction per run; readers build the bm25s matrix from them in about a second and
+rebuild it when a newer generation has been written. Needing no embedder, this index
+is ready long before the dense vectors of a fresh install are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterable
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LexicalIndex", "tokenize"]
+
+# Small stop lists for the languages we answer in; BM25's idf handles the rest.
+_STOP_WORDS = """
+a an and are as at be by can do does for from has have how i if in into is it its may me my
+not of on or our shall should so that the their them then there these they this to under was
+we what when where which who will with would you your
+au aux avec ce ces cette dans de des du elle en est et il ils je la le les leur mais me mon ne
+nous on ou par pas pour qu que qui sa se ses son sont sur un une vos votre vous y
+al como con del el es las los para por que se su sus una unos
+ao aos com da das do dos em na nas no nos os pelo pela um uma
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, accent-folded words and numbers ("30.37", "2,500"), minus stop words;
+    a trailing plural "s" is dropped so that "invoices" finds "invoice"."""
+    tokens = []
+    for token in _TOKEN.findall(_fold(text)):
+        if token in _STOP:
+            continue
+        if len(token) > 4 and token.endswith("s") and not token[-2].isdigit():
+            token = token[:-1]
+        tokens.append(token)
+    return tokens
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(root, source);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class LexicalIndex:
+    """The chunk records and a BM25 matrix over them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._ids: list[str] = []
+        self._meta: list[dict] = []
+        self._texts: list[str] = []
+        self._bm25 = None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    # ------------------------------------------------------------ writing (ingest)
+
+    def stored_ids(self) -> dict[tuple[str, str], set[str]]:
+        grouped: dict[tuple[str, str], set[str]] = {}
+        with closing(self._connect()) as db:
+            for id_, root, source in db.execute("SELECT id, root, source FROM chunks"):
+                grouped.setdefault((root, source), set()).add(id_)
+        return grouped
+
+    def apply(self, upserts: Iterable[tuple[str, str, dict]], deletes: Iterable[str]) -> int:
+        """Write new records and drop stale ones in one transaction; returns rows changed."""
+        rows = [
+            (
+                id_,
+                meta.get("root", ""),
+                meta.get("source", ""),
+                text,
+                json.dumps(meta, ensure_ascii=False),
+                " ".join(tokenize(text)),
+            )
+            for id_, text, meta in upserts
+        ]
+        stale = [(id_,) for id_ in deletes]
+        if not rows and not stale:
+            return 0
+        with closing(self._connect()) as db, db:
+            db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("DELETE FROM chunks WHERE id = ?", stale)
+            db.execute(
+                "INSERT INTO state VALUES ('generation', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+        return len(rows) + len(stale)
+
+    def clear(self) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM chunks")
+            db.execute(
+                "INSERT INTO state VALUES ('generation', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    # ------------------------------------------------------------ reading (queries)
+
+    def generation(self) -> int:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def __len__(self) -> int:
+        self.refresh()
+        return len(self._ids)
+
+    def refresh(self) -> None:
+        """Rebuild the in-memory matrix if ingest has written since it was built."""
+        generation = self.generation()
+        if generation == self._generation:
+            return
+        with self._lock:
+            if generation == self._generation:
+                return
+            import bm25s
+
+            with closing(self._connect()) as db:
+                rows = db.execute(
+                    "SELECT id, text, metadata, tokens FROM chunks ORDER BY id"
+                ).fetchall()
+            ids = [r[0] for r in rows]
+            texts = [r[1] for r in rows]
+            meta = [json.loads(r[2]) for r in rows]
+            bm25 = None
+            if rows:
+                bm25 = bm25s.BM25()
+                bm25.index([r[3].split() or [""] for r in rows], show_progress=False)
+            self._ids, self._texts, self._meta, self._bm25 = ids, texts, meta, bm25
+            self._generation = generation
+
+    def search(
+        self, query: str, *, k: int = 20, filters: dict[str, str] | None = None
+    ) -> list[tuple[str, str, dict, float]]:
+        """The ``k`` best (id, text, metadata, score) for ``query``; zero scores are left out."""
+        self.refresh()
+        tokens = tokenize(query)
+        if self._bm25 is None or not tokens:
+            return []
+        mask = None
+        if filters:
+            mask = np.array(
+                [
+                    all(str(m.get(key, "")) == str(v) for key, v in filters.items())
+                    for m in self._meta
+                ],
+                dtype=np.float32,
+            )
+        scores = self._bm25.get_scores(tokens, weight_mask=mask)
+        top = np.argsort(-scores)[:k]
+        return [
+            (self._ids[i], self._texts[i], self._meta[i], float(scores[i]))
+            for i in top
+            if scores[i] > 0
+        ]
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a token (0 if unknown): how telling a word is."""
+        self.refresh()
+        if self._bm25 is None or token not in self._bm25.vocab_dict:
+            return 0.0
+        token_id = self._bm25.vocab_dict[token]
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[token_id + 1] - indptr[token_id])
+        n = len(self._ids)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

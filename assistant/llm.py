@@ -1,0 +1,166 @@
+"""LLM mode: any LangChain chat model writes the answer; the sources then check it.
+
+After generation every ``[n]`` must name a passage that was given, and each sentence
+must be supported by the passages it cites (shared words, or embedding similarity
+when the answer is in another language than the source). Unsupported sentences are
+dropped; if nothing cited survives, the caller falls back to the extractive answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from assistant import prompts
+from assistant.answer import Answer, citation_for, split_sentences
+from assistant.lexical import tokenize
+from assistant.retrieval import Passage
+from assistant.settings import Settings
+
+__all__ = ["GroundingCheck", "LLMComposer", "make_chat_model"]
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_ANY_MARKER = re.compile(r"\[(?:[^\]]{0,20})\]")
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel | None:
+    """The configured chat model, or None for the offline (extractive) mode."""
+    if not settings.llm:
+        return None
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict = {"temperature": 0, "timeout": settings.llm_timeout, "max_retries": 0}
+    if settings.llm_base_url:
+        kwargs["base_url"] = settings.llm_base_url
+    if settings.llm_api_key:
+        kwargs["api_key"] = settings.llm_api_key.get_secret_value()
+    spec = settings.llm
+    if settings.llm_base_url and ":" not in spec:
+        spec = f"openai:{spec}"  # an OpenAI-compatible server (vLLM, llama.cpp, LM Studio)
+    return init_chat_model(spec, **kwargs)
+
+
+def build_messages(question: str, passages: list[Passage], language: str) -> list:
+    sources = "\n".join(
+        prompts.SOURCE.format(
+            n=n,
+            title=p.metadata.get("title", ""),
+            section=p.metadata.get("section", ""),
+            date=p.metadata.get("date", ""),
+            # Fence markers inside a document must not close the data block.
+            text=p.body.replace("</source", "</ source").replace("</sources", "</ sources"),
+        )
+        for n, p in enumerate(passages, 1)
+    )
+    return [
+        SystemMessage(
+            prompts.SYSTEM.format(language=prompts.LANGUAGE_NAMES.get(language, "English"))
+        ),
+        HumanMessage(prompts.USER.format(sources=sources, question=question)),
+    ]
+
+
+@dataclass
+class GroundingCheck:
+    """Decides whether a sentence is supported by the passages it cites."""
+
+    embeddings: Embeddings | None = None
+    min_overlap: float = 0.5
+    min_similarity: float = 0.55
+
+    def overlap(self, sentence: str, passage: Passage) -> float:
+        words = set(tokenize(sentence))
+        if not words:
+            return 0.0
+        return len(words & set(tokenize(passage.text))) / len(words)
+
+    def similarity(self, sentence: str, passages: list[Passage]) -> float:
+        if self.embeddings is None or not passages:
+            return 0.0
+        vectors = np.array(self.embeddings.embed_documents([sentence] + [p.body for p in passages]))
+        return float(np.max(vectors[1:] @ vectors[0]))
+
+    def supported(self, sentence: str, cited: list[Passage]) -> bool:
+        if any(self.overlap(sentence, p) >= self.min_overlap for p in cited):
+            return True
+        return self.similarity(sentence, cited) >= self.min_similarity
+
+
+class LLMComposer:
+    def __init__(self, model: BaseChatModel, check: GroundingCheck) -> None:
+        self.model = model
+        self.check = check
+
+    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str]:
+        """Raw tokens as the model writes them (unchecked: ``finish`` checks the whole)."""
+        for chunk in self.model.stream(build_messages(question, passages, language)):
+            text = chunk.content if isinstance(chunk.content, str) else ""
+            if text:
+                yield text
+
+    def generate(self, question: str, passages: list[Passage], language: str) -> str:
+        reply = self.model.invoke(build_messages(question, passages, language))
+        return reply.content if isinstance(reply.content, str) else str(reply.content)
+
+    def finish(self, raw: str, passages: list[Passage], language: str) -> Answer | None:
+        """The checked answer, or None when no sentence is both cited and supported."""
+        kept: list[str] = []
+        used: dict[int, list[str]] = {}
+        dropped = 0
+        for sentence in _sentences(raw):
+            numbers = [
+                int(n)
+                for group in _MARKER.findall(sentence)
+                for n in group.split(",")
+                if 1 <= int(n.strip()) <= len(passages)
+            ]
+            plain = _ANY_MARKER.sub("", sentence).strip()
+            cited = [passages[n - 1] for n in dict.fromkeys(numbers)]
+            if not plain:
+                continue
+            if not cited or not self.check.supported(plain, cited):
+                dropped += 1
+                continue
+            for n in dict.fromkeys(numbers):
+                used.setdefault(n, []).append(_best_snippet(plain, passages[n - 1]))
+            kept.append(plain.rstrip() + " " + "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
+        if not used:
+            return None
+        # Renumber so citations read 1, 2, 3 in the order they are first used.
+        order = {old: new for new, old in enumerate(used, 1)}
+        text = " ".join(
+            re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]", sentence)
+            for sentence in kept
+        )
+        citations = [
+            citation_for(order[old], passages[old - 1], " … ".join(dict.fromkeys(snips)))
+            for old, snips in used.items()
+        ]
+        answer = Answer(text=text, citations=citations, language=language, mode="llm")
+        if dropped:
+            answer.notices.append(f"{dropped} unsupported sentence(s) removed")
+        return answer
+
+
+def _sentences(raw: str) -> list[str]:
+    """Sentences of the model's reply, each keeping the markers that follow it."""
+    raw = re.sub(r"\s+", " ", raw).strip()
+    parts = re.split(r"(?<=[.!?])(\s*(?:\[[\d,\s]+\]\s*)*)\s+", raw)
+    sentences, i = [], 0
+    while i < len(parts):
+        sentence = parts[i] + (parts[i + 1] if i + 1 < len(parts) and parts[i + 1] else "")
+        sentences.append(sentence.strip())
+        i += 2
+    return [s for s in sentences if s]
+
+
+def _best_snippet(sentence: str, passage: Passage) -> str:
+    words = set(tokenize(sentence))
+    candidates = split_sentences(passage.body) or [passage.body[:300]]
+    return max(candidates, key=lambda s: len(words & set(tokenize(s))))

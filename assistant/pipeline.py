@@ -1,0 +1,259 @@
+"""Question (+ conversation) -> cited answer: the one object every channel talks to.
+
+language -> retrieval query (follow-ups merged with the previous question)
+-> HS-code lookup, if a tariff code is asked for
+-> hybrid retrieval -> enough evidence? else refuse
+-> LLM answer checked against the sources, or the extractive answer
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.answer import Answer, ExtractiveComposer, citation_for, dated_notice
+from assistant.hs import HSLookup, asks_for_hs_code, product_description
+from assistant.language import detect_language, message
+from assistant.lexical import LexicalIndex, tokenize
+from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
+from assistant.retrieval import Passage, Retriever
+from assistant.settings import Settings
+
+__all__ = ["Assistant", "Event", "Turn", "merge_history"]
+
+log = logging.getLogger(__name__)
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|also|what about|how about|same|et|aussi|pareil|même|y|también|e|também|"
+    r"و)\b|\b(it|that|this|them|those|ça|cela|ceci|eso|isso)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: ``delta`` (text), ``citations``, or ``done`` (Answer)."""
+
+    kind: Literal["delta", "citations", "done"]
+    data: object = None
+
+
+def merge_history(question: str, history: Sequence[Turn]) -> str:
+    """The retrieval query for a follow-up: the previous question, then this one twice,
+    so that BM25 weighs the new words ("for kitchens?") above the old ones."""
+    previous = [t.content for t in history if t.role == "user"]
+    if not previous:
+        return question
+    short = len(tokenize(question)) <= 8
+    if not (short or _FOLLOW_UP.search(question)):
+        return question
+    return f"{previous[-1]} {question} {question}"
+
+
+@dataclass
+class Evidence:
+    dense: float = 0.0
+    coverage: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return max(self.dense, 0.0) * 0.6 + self.coverage * 0.6
+
+
+@dataclass
+class Assistant:
+    settings: Settings
+    retriever: Retriever
+    lexical: LexicalIndex
+    extractive: ExtractiveComposer
+    hs: HSLookup
+    llm: LLMComposer | None = None
+    today: Callable[[], dt.date] = dt.date.today
+    last_evidence: Evidence = field(default_factory=Evidence)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, store=None, dense_ready=None) -> Assistant:
+        """Wire the real components; ``store`` may be None while the dense index is built."""
+        lexical = LexicalIndex(settings.lexical_path)
+        retriever = Retriever(lexical, store, k=settings.retrieval_k, dense_ready=dense_ready)
+        model = make_chat_model(settings)
+        embeddings = store.embeddings if store is not None else None
+        llm = LLMComposer(model, GroundingCheck(embeddings)) if model is not None else None
+        return cls(
+            settings=settings,
+            retriever=retriever,
+            lexical=lexical,
+            extractive=ExtractiveComposer(lexical),
+            hs=HSLookup(retriever, lexical),
+            llm=llm,
+        )
+
+    @classmethod
+    def open(cls, settings: Settings) -> Assistant:
+        """Load the embedder and the built index (raises IndexMissing / EmbedderMismatch)."""
+        from assistant.embeddings import make_embeddings
+        from assistant.store import chroma_client, vector_store
+
+        embeddings = make_embeddings(settings.embedder, batch_size=settings.embed_batch_size)
+        store = vector_store(chroma_client(settings), settings.collection, embeddings)
+        return cls.from_settings(settings, store=store)
+
+    # ------------------------------------------------------------ steps
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        """History-aware question for retrieval: the LLM's rewrite, else a merge."""
+        merged = merge_history(question, history)
+        if self.llm is None or merged == question:
+            return merged
+        from langchain_core.messages import HumanMessage
+
+        from assistant import prompts
+
+        transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])
+        try:
+            reply = self.llm.model.invoke(
+                [HumanMessage(prompts.REWRITE.format(history=transcript, question=question))]
+            )
+            text = str(reply.content).strip()
+        except Exception as exc:  # the LLM is optional: any failure means the merge
+            log.warning("question rewrite failed: %s", exc)
+            return merged
+        return f"{text} {merged}" if text else merged
+
+    def evidence(self, query: str, passages: list[Passage]) -> Evidence:
+        tokens = tokenize(query)
+        top = passages[:3]
+        return Evidence(
+            dense=max((p.dense for p in top if p.dense is not None), default=0.0),
+            coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
+        )
+
+    def _finalise(self, answer: Answer, passages: list[Passage]) -> Answer:
+        answer.retrieved = list(dict.fromkeys(p.source for p in passages))
+        answer.lexical_only = not self.retriever.dense_ready
+        if answer.lexical_only and not answer.refused:
+            answer.notices.append(message("lexical_only", answer.language))
+        notice = dated_notice(answer.citations, answer.language, self.today().year)
+        if notice:
+            answer.notices.append(notice)
+        return answer
+
+    def _refusal(self, language: str, passages: list[Passage]) -> Answer:
+        return self._finalise(
+            Answer(
+                text=message("refusal", language), refused=True, language=language, mode="refusal"
+            ),
+            passages,
+        )
+
+    def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
+        description = product_description(query)
+        weights = {t: 2.0 for t in tokenize(product_description(question))}
+        found = self.hs.candidates(description, k=3, weights=weights)
+        if not found:
+            return None
+        passages = list({c.passage.id: c.passage for c in found}.values())
+        numbers: dict[str, int] = {}
+        lines = []
+        for candidate in found:
+            n = numbers.setdefault(candidate.passage.id, len(numbers) + 1)
+            lines.append(
+                f"- {candidate.code[:4]}.{candidate.code[4:]} ({candidate.code}): "
+                f"{candidate.description} — heading {candidate.heading} [{n}]"
+            )
+        by_id = {c.passage.id: c for c in found}
+        citations = [
+            citation_for(
+                n,
+                by_id[pid].passage,
+                "\n".join(c.line for c in found if c.passage.id == pid),
+            )
+            for pid, n in numbers.items()
+        ]
+        text = "\n".join(
+            [message("hs_lead_in", language), *lines, "", message("hs_caveat", language)]
+        )
+        answer = Answer(text=text, citations=citations, language=language, mode="hs-lookup")
+        return self._finalise(answer, passages)
+
+    # ------------------------------------------------------------ public
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: dict[str, str] | None = None,
+    ) -> Answer:
+        done = None
+        for event in self.stream(question, history, filters):
+            if event.kind == "done":
+                done = event.data
+        assert isinstance(done, Answer)
+        return done
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: dict[str, str] | None = None,
+    ) -> Iterator[Event]:
+        language = detect_language(question)
+        query = self.rewrite(question, history)
+
+        if asks_for_hs_code(query):
+            hs_answer = self._hs_answer(query, question, language)
+            if hs_answer is not None:
+                yield from self._emit(hs_answer)
+                return
+
+        passages = self.retriever.search(query, filters=filters)
+        self.last_evidence = self.evidence(query, passages)
+        if not passages or self.last_evidence.score < self.settings.refusal_threshold:
+            yield from self._emit(self._refusal(language, passages))
+            return
+
+        if self.llm is not None:
+            yield from self._llm_stream(question, passages, language)
+            return
+        yield from self._emit(
+            self._finalise(self.extractive.compose(query, passages, language), passages)
+        )
+
+    def _emit(self, answer: Answer) -> Iterator[Event]:
+        for line in answer.text.splitlines(keepends=True):
+            yield Event("delta", line)
+        yield Event("citations", answer.citations)
+        yield Event("done", answer)
+
+    def _llm_stream(self, question: str, passages: list[Passage], language: str) -> Iterator[Event]:
+        assert self.llm is not None
+        raw: list[str] = []
+        try:
+            for token in self.llm.stream(question, passages, language):
+                raw.append(token)
+                yield Event("delta", token)
+        except Exception as exc:  # timeouts, refused connections, bad replies: never a 500
+            log.warning("LLM failed, answering extractively: %s", exc)
+            fallback = self.extractive.compose(question, passages, language)
+            fallback.notices.insert(0, message("llm_unavailable", language))
+            answer = self._finalise(fallback, passages)
+            yield Event("citations", answer.citations)
+            yield Event("done", answer)
+            return
+        checked = self.llm.finish("".join(raw), passages, language)
+        if checked is None:
+            checked = self.extractive.compose(question, passages, language)
+            checked.notices.insert(0, message("llm_fallback", language))
+        answer = self._finalise(checked, passages)
+        yield Event("citations", answer.citations)
+        yield Event("done", answer)
