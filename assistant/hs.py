@@ -26,6 +26,7 @@ _INTENT = re.compile(
     r"classifica[çc][ãa]o\s+fiscal)\b",
     re.IGNORECASE,
 )
+_EXCLUSION = re.compile(r"\b(excluding|other than|except|not )", re.IGNORECASE)
 _LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
 # Words of the request itself, not of the product.
 _REQUEST = set(
@@ -89,9 +90,11 @@ class HSLookup:
                 words = set(tokenize(desc))
                 own = sum(w for t, w in weight.items() if t in words) / total
                 inherited = sum(w for t, w in weight.items() if t in heading_words) / total
-                # Residual "other" lines match everything weakly: prefer a specific line.
-                specificity = -0.05 if desc.lower().rstrip().endswith(("n.e.c.", "other")) else 0
-                score = own + 0.3 * inherited + 0.4 / (1 + rank) + specificity
+                # A line whose own qualifiers ("cold-water", "Pandalus") the product does not
+                # share is a narrower category than asked for; exclusions are not qualifiers.
+                qualifiers = set(tokenize(_EXCLUSION.split(desc)[0])) - heading_words
+                extra = len(qualifiers - weight.keys()) / len(qualifiers) if qualifiers else 0.0
+                score = own + 0.3 * inherited + 0.4 / (1 + rank) - 0.15 * extra
                 scored.append(
                     HSCandidate(code, desc, heading_code, heading_desc, passage, round(score, 4))
                 )

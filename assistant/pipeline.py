@@ -54,7 +54,7 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
     previous = [t.content for t in history if t.role == "user"]
     if not previous:
         return question
-    short = len(tokenize(question)) <= 8
+    short = len(tokenize(question)) <= 5
     if not (short or _FOLLOW_UP.search(question)):
         return question
     return f"{previous[-1]} {question} {question}"

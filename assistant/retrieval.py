@@ -108,14 +108,20 @@ class Retriever:
         where = exact[0] if len(exact) == 1 else ({"$and": exact} if exact else None)
         # Topic and folder filters are not expressible in Chroma's where: over-fetch.
         fetch = n * 4 if set(filters) - set(_EXACT) else n
+        # Despite its name this returns Chroma's cosine *distance* (lower is closer).
         hits = self.store.similarity_search_by_vector_with_relevance_scores(
             vector, k=fetch, filter=where
         )
         self.last_timings.embed += t1 - t0
         self.last_timings.dense += time.perf_counter() - t1
         passages = [
-            Passage(id=str(doc.id), text=doc.page_content, metadata=dict(doc.metadata), dense=score)
-            for doc, score in hits
+            Passage(
+                id=str(doc.id),
+                text=doc.page_content,
+                metadata=dict(doc.metadata),
+                dense=1 - distance,
+            )
+            for doc, distance in hits
             if matches(doc.metadata, filters)
         ]
         return passages[:n]

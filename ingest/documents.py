@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ def discover(root: Path, corpus_dir: Path, manifest: Manifest) -> list[SourceFil
     if root.is_file():
         return [SourceFile(label, root.name, root)]
     files = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in _walk(root):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
@@ -56,6 +57,20 @@ def discover(root: Path, corpus_dir: Path, manifest: Manifest) -> list[SourceFil
                 continue
         files.append(SourceFile(label, source, path))
     return files
+
+
+def _walk(root: Path) -> list[Path]:
+    """Files under ``root``, following symlinked folders once (cycles are cut)."""
+    seen: set[str] = set()
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(folder) / name for name in names]
+    return sorted(p for p in found if p.is_file() or p.is_symlink())
 
 
 def _detect_language(text: str) -> str:

@@ -38,6 +38,17 @@ sources:
     topics: [finance, payment]
     date: "2018"
     kind: guidance
+  hs-nomenclature:
+    title: "Harmonized System nomenclature (sample)"
+    publisher: "World Customs Organization"
+    licence: "ODC-PDDL-1.0"
+    url: "https://example.org/hs"
+    languages: [en]
+    jurisdiction: international
+    topics: [hs-code]
+    date: "HS 2022"
+    kind: data
+    exclude: ["sections.csv"]
 """
 
 
@@ -53,19 +64,29 @@ def corpus(tmp_path: Path) -> Path:
     shutil.copytree(DATA / "sample", root)
     (root / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
     (root / "regs" / "SOURCE.txt").write_text("provenance, not content", encoding="utf-8")
+    hs = root / "hs-nomenclature"
+    hs.mkdir()
+    shutil.copy(DATA / "hs-sample.csv", hs / "harmonized-system.csv")
+    shutil.copy(DATA / "sections.csv", hs / "sections.csv")
     return root
 
 
-@pytest.fixture
-def settings(tmp_path: Path, corpus: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "var",
+def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
+    values = dict(
+        data_dir=data_dir,
         corpus_dir=corpus,
         embedder=TEST_EMBEDDER,
         chunk_size=400,
         chunk_overlap=40,
         _env_file=None,
     )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus: Path) -> Settings:
+    return make_settings(tmp_path / "var", corpus)
 
 
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:

