@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage, Retriever
 
@@ -65,9 +67,12 @@ class HSCandidate:
 
 
 class HSLookup:
-    def __init__(self, retriever: Retriever, lexical: LexicalIndex) -> None:
+    def __init__(
+        self, retriever: Retriever, lexical: LexicalIndex, *, dense_weight: float = 1.0
+    ) -> None:
         self.retriever = retriever
         self.lexical = lexical
+        self.dense_weight = dense_weight
 
     def candidates(self, description: str, *, k: int = 3, weights: dict[str, float] | None = None):
         """The ``k`` best 6-digit subheadings for a product description.
@@ -98,5 +103,22 @@ class HSLookup:
                 scored.append(
                     HSCandidate(code, desc, heading_code, heading_desc, passage, round(score, 4))
                 )
+        self._rerank_dense(description, scored)
         scored.sort(key=lambda c: c.score, reverse=True)
         return scored[:k]
+
+    def _rerank_dense(self, description: str, scored: list[HSCandidate]) -> None:
+        """Add the embedding similarity of each line (in its heading's context).
+
+        Words alone cannot tell a laptop from "automatic data-processing machines"; the
+        embedder can. Only the few dozen candidate lines are embedded, per query.
+        """
+        store = self.retriever.store
+        if not scored or store is None or not self.retriever.dense_ready:
+            return
+        embeddings = store.embeddings
+        texts = [f"{c.heading_description}: {c.description}" for c in scored]
+        lines = np.array(embeddings.embed_documents(texts))
+        query = np.array(embeddings.embed_query(description))
+        for candidate, similarity in zip(scored, lines @ query, strict=True):
+            candidate.score = round(candidate.score + self.dense_weight * float(similarity), 4)

@@ -16,12 +16,9 @@ import json
 import random
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.embeddings import make_embeddings
 from assistant.settings import PROJECT_ROOT, Settings

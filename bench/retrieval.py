@@ -14,12 +14,9 @@ import argparse
 import json
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.embeddings import make_embeddings
 from assistant.evaluation import load_items, retrieval_query, score_retrieval
