@@ -31,4 +31,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest

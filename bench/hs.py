@@ -1,6 +1,6 @@
 """HS-code lookup accuracy on a benchmark of product descriptions.
 
-    python bench/hs.py [CASES.csv]
+    python -m bench.hs [CASES.csv]
 
 CASES.csv has columns ``text, expected_hs_code, language`` (the HSClassify benchmark
 in ../shared/eval). Prints top-1 and top-3 accuracy at 6 and at 4 digits, overall and

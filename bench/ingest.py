@@ -1,6 +1,6 @@
 """Ingest speed, measured side by side in one run.
 
-    python bench/ingest.py [--embedder minilm] [--raw-sample 2000] [CORPUS]
+    python -m bench.ingest [--embedder minilm] [--raw-sample 2000] [CORPUS]
 
 Prints: documents, chunks, wall time and chunks/s of a full ingest into a fresh
 embedded Chroma; the bare model's encode throughput on the same chunk texts (a seeded

