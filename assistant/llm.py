@@ -40,6 +40,8 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
         kwargs["base_url"] = settings.llm_base_url
     if settings.llm_api_key:
         kwargs["api_key"] = settings.llm_api_key.get_secret_value()
+    elif settings.llm_base_url:
+        kwargs["api_key"] = "not-needed"  # local servers (llama.cpp, vLLM) take no key
     spec = settings.llm
     if settings.llm_base_url and ":" not in spec:
         spec = f"openai:{spec}"  # an OpenAI-compatible server (vLLM, llama.cpp, LM Studio)
@@ -120,7 +122,7 @@ class LLMComposer:
                 for n in group.split(",")
                 if 1 <= int(n.strip()) <= len(passages)
             ]
-            plain = _ANY_MARKER.sub("", sentence).strip()
+            plain = re.sub(r"\s+([.,;:!?])", r"\1", _ANY_MARKER.sub("", sentence)).strip()
             cited = [passages[n - 1] for n in dict.fromkeys(numbers)]
             if not plain:
                 continue
@@ -129,7 +131,9 @@ class LLMComposer:
                 continue
             for n in dict.fromkeys(numbers):
                 used.setdefault(n, []).append(_best_snippet(plain, passages[n - 1]))
-            kept.append(plain.rstrip() + " " + "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+            end = plain[-1] if plain[-1] in ".!?" else ""
+            kept.append(f"{plain[: len(plain) - len(end)]} {markers}{end}")
         if not used:
             return None
         # Renumber so citations read 1, 2, 3 in the order they are first used.
