@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.answer import Answer, ExtractiveComposer, citation_for, dated_notice
+from assistant.glossary import expand_query
 from assistant.hs import HSLookup, asks_for_hs_code, product_description
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
@@ -209,15 +210,18 @@ class Assistant:
     ) -> Iterator[Event]:
         language = detect_language(question)
         query = self.rewrite(question, history)
+        expanded = expand_query(
+            query, language, self.settings.corpus_dir / "country-codes" / "country-codes.csv"
+        )
 
         if asks_for_hs_code(query):
-            hs_answer = self._hs_answer(query, question, language)
+            hs_answer = self._hs_answer(expanded, question, language)
             if hs_answer is not None:
                 yield from self._emit(hs_answer)
                 return
 
-        passages = self.retriever.search(query, filters=filters)
-        self.last_evidence = self.evidence(query, passages)
+        passages = self.retriever.search(expanded, filters=filters)
+        self.last_evidence = self.evidence(expanded, passages)
         if not passages or self.last_evidence.score < self.settings.refusal_threshold:
             yield from self._emit(self._refusal(language, passages))
             return

@@ -138,15 +138,17 @@ class Retriever:
     def search(
         self, query: str, *, k: int | None = None, filters: dict[str, str] | None = None
     ) -> list[Passage]:
+        """The best ``k`` passages for ``query`` that pass ``filters``."""
         self.last_timings = Timings()
         filters = {key: value for key, value in (filters or {}).items() if value}
         k = k or self.k
         n = max(self.candidates, k)
-        dense = self._dense(query, filters, n) if self.dense_ready else []
-        lexical = self._lexical(query, filters, n)
+        rankings = [self._lexical(query, filters, n)]
+        if self.dense_ready:
+            rankings.insert(0, self._dense(query, filters, n))
         t0 = time.perf_counter()
         fused: dict[str, Passage] = {}
-        for ranking in (dense, lexical):
+        for ranking in rankings:
             for rank, passage in enumerate(ranking, 1):
                 merged = fused.setdefault(passage.id, passage)
                 merged.score += 1.0 / (self.rrf_k + rank)
