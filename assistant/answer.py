@@ -112,10 +112,28 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+# Questions whose answer is a quantity, a date or a duration; sentences holding one of
+# those then rank higher (the classic answer-type cue of extractive QA).
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (long|many|much|early|soon|old|late)|when|since when|what (percentage|rate|fine|"
+    r"penalty|fee|cost|price|amount|deadline)|deadline|cost|fine|fee|penalty|rate|"
+    r"combien|quand|depuis quand|quel (d[ée]lai|taux|montant|prix)|d[ée]lai|"
+    r"cu[áa]nto|cu[áa]ndo|qu[ée] plazo|plazo|quanto|quando|prazo)\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty|fourteen|"
+    r"un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quatorze|trente)\s+"
+    r"(days?|weeks?|months?|years?|hours?|jours|semaines|mois|ans|années|heures|d[ií]as|meses|"
+    r"años|anos)\b",
+    re.IGNORECASE,
+)
+
+
 class ExtractiveComposer:
     """Picks the sentences of the passages that best cover the question's telling words."""
 
-    def __init__(self, lexical: LexicalIndex, *, max_sentences: int = 3, max_chars: int = 700):
+    def __init__(self, lexical: LexicalIndex, *, max_sentences: int = 4, max_chars: int = 900):
         self.lexical = lexical
         self.max_sentences = max_sentences
         self.max_chars = max_chars
@@ -131,11 +149,14 @@ class ExtractiveComposer:
 
     def compose(self, question: str, passages: list[Passage], language: str) -> Answer:
         query = tokenize(question)
+        wants_quantity = bool(_ASKS_QUANTITY.search(question))
         candidates: list[tuple[float, int, int, str]] = []  # score, passage rank, position, text
-        for rank, passage in enumerate(passages[:6]):
+        for rank, passage in enumerate(passages[:3]):
             prior = 0.35 / (1 + rank)
             for position, sentence in enumerate(split_sentences(passage.body)):
                 score = self.coverage(query, sentence) + prior - 0.002 * position
+                if wants_quantity and _QUANTITY.search(sentence):
+                    score += 0.25
                 candidates.append((score, rank, position, sentence))
         candidates.sort(key=lambda c: c[0], reverse=True)
 
@@ -143,9 +164,10 @@ class ExtractiveComposer:
         per_passage: dict[int, int] = {}
         length = 0
         for _, rank, position, sentence in candidates:
-            full = len(chosen) == self.max_sentences or length + len(sentence) > self.max_chars
-            if full and chosen:
+            if len(chosen) == self.max_sentences:
                 break
+            if chosen and length + len(sentence) > self.max_chars:
+                continue
             if per_passage.get(rank, 0) >= 2 or any(sentence == c[2] for c in chosen):
                 continue
             chosen.append((rank, position, sentence))
