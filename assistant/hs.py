@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage, Retriever
 
@@ -67,12 +65,9 @@ class HSCandidate:
 
 
 class HSLookup:
-    def __init__(
-        self, retriever: Retriever, lexical: LexicalIndex, *, dense_weight: float = 1.0
-    ) -> None:
+    def __init__(self, retriever: Retriever, lexical: LexicalIndex) -> None:
         self.retriever = retriever
         self.lexical = lexical
-        self.dense_weight = dense_weight
 
     def candidates(self, description: str, *, k: int = 3, weights: dict[str, float] | None = None):
         """The ``k`` best 6-digit subheadings for a product description.
@@ -82,7 +77,7 @@ class HSLookup:
         tokens = tokenize(description)
         if not tokens:
             return []
-        headings = self.retriever.search(description, k=8, filters={"source": HS_SOURCE})
+        headings = self.retriever.search(description, k=5, filters={"source": HS_SOURCE})
         weight = {t: self.lexical.idf(t) * (weights or {}).get(t, 1.0) for t in set(tokens)}
         total = sum(weight.values()) or 1.0
         scored: list[HSCandidate] = []
@@ -103,22 +98,5 @@ class HSLookup:
                 scored.append(
                     HSCandidate(code, desc, heading_code, heading_desc, passage, round(score, 4))
                 )
-        self._rerank_dense(description, scored)
         scored.sort(key=lambda c: c.score, reverse=True)
         return scored[:k]
-
-    def _rerank_dense(self, description: str, scored: list[HSCandidate]) -> None:
-        """Add the embedding similarity of each line (in its heading's context).
-
-        Words alone cannot tell a laptop from "automatic data-processing machines"; the
-        embedder can. Only the few dozen candidate lines are embedded, per query.
-        """
-        store = self.retriever.store
-        if not scored or store is None or not self.retriever.dense_ready:
-            return
-        embeddings = store.embeddings
-        texts = [f"{c.heading_description}: {c.description}" for c in scored]
-        lines = np.array(embeddings.embed_documents(texts))
-        query = np.array(embeddings.embed_query(description))
-        for candidate, similarity in zip(scored, lines @ query, strict=True):
-            candidate.score = round(candidate.score + self.dense_weight * float(similarity), 4)

@@ -190,8 +190,11 @@ class LexicalIndex:
         ]
 
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a token (0 if unknown): how telling a word is."""
-        self.refresh()
+        """Inverse document frequency of a token (0 if unknown): how telling a word is.
+
+        Uses the matrix of the last ``search`` (no freshness check: it is called per word)."""
+        if self._generation < 0:
+            self.refresh()
         if self._bm25 is None or token not in self._bm25.vocab_dict:
             return 0.0
         token_id = self._bm25.vocab_dict[token]
