@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install run ingest test lint bench
+.PHONY: install run ask ingest test lint bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Builds the index of the shipped corpus (only what changed, so a second run takes
-# seconds; exit status 1 means some file was skipped) and then answers a question.
+# Serves the chat at http://127.0.0.1:8080 (ASSISTANT_HOST / ASSISTANT_PORT). The server
+# indexes the shipped corpus itself: keyword search within seconds of a fresh clone,
+# vectors in the background (progress in the log and on the page); only what changed
+# is indexed again at the next start.
 run: install
+	$(BIN)/python -m assistant serve
+
+# Without the server: build the index (a second run takes seconds; exit status 1 means
+# some file was skipped), then answer one question on the command line.
+ask: install
 	$(BIN)/python -m ingest || [ $$? -eq 1 ]
 	$(BIN)/python -m assistant ask "$(QUESTION)"
 

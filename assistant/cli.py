@@ -1,4 +1,4 @@
-"""``python -m assistant``: ask questions and measure answers from the command line."""
+"""``python -m assistant``: ask questions, measure answers, or serve the chat."""
 
 from __future__ import annotations
 
@@ -75,3 +75,49 @@ def evaluate(
     typer.echo(f"all: {json.dumps(summarise(results))}")
     for lang in sorted({r.item.lang for r in results}):
         typer.echo(f"{lang}: {json.dumps(summarise([r for r in results if r.item.lang == lang]))}")
+
+
+def _log_config() -> dict:
+    """Uvicorn's logging, plus our loggers (start-up indexing progress) on the same handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["assistant"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["ingest"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    return config
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [ASSISTANT_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [ASSISTANT_PORT].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes [ASSISTANT_WORKERS].")
+    ] = None,
+) -> None:
+    """Serve the chat page, the API (/docs) and the widget. The index of the corpus is
+    brought up to date at start-up: keyword search within seconds, vectors in the
+    background (progress in the log, on /readyz and on the page)."""
+    import uvicorn
+
+    settings = Settings()
+    workers = workers or settings.workers
+    if workers > 1 and not settings.chroma_url:
+        # A process cannot read vectors another process wrote to an embedded Chroma.
+        typer.echo(
+            "error: several workers need a Chroma server: start one with `chroma run --path "
+            "var/chroma` and set ASSISTANT_CHROMA_URL (e.g. http://localhost:8000).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    uvicorn.run(
+        "assistant.api:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=_log_config(),
+        timeout_graceful_shutdown=30,
+    )

@@ -129,6 +129,66 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "antes de enviar: as pautas nacionais acrescentam dígitos a estes seis.",
         "ar": "أكّد التصنيف مع سلطة الجمارك قبل الشحن: التعريفات الوطنية تضيف أرقامًا بعد هذه الستة.",
     },
+    # ------------------------------------------------------------ phone channels
+    "button_more": {"en": "More", "fr": "Suite", "es": "Más", "pt": "Mais", "ar": "المزيد"},
+    "button_sources": {
+        "en": "Sources",
+        "fr": "Sources",
+        "es": "Fuentes",
+        "pt": "Fontes",
+        "ar": "المصادر",
+    },
+    "button_new": {
+        "en": "New question",
+        "fr": "Nouvelle question",
+        "es": "Nueva pregunta",
+        "pt": "Nova pergunta",
+        "ar": "سؤال جديد",
+    },
+    "continues": {
+        "en": "The answer continues: tap More.",
+        "fr": "La réponse continue : touchez Suite.",
+        "es": "La respuesta continúa: pulse Más.",
+        "pt": "A resposta continua: toque em Mais.",
+        "ar": "للإجابة بقية: اضغط المزيد.",
+    },
+    "nothing_more": {
+        "en": "That was the whole answer.",
+        "fr": "C'était toute la réponse.",
+        "es": "Esa era toda la respuesta.",
+        "pt": "Essa era a resposta completa.",
+        "ar": "كانت هذه الإجابة كاملة.",
+    },
+    "new_started": {
+        "en": "Ready for a new question: type it below.",
+        "fr": "Prêt pour une nouvelle question : écrivez-la ci-dessous.",
+        "es": "Listo para una nueva pregunta: escríbala a continuación.",
+        "pt": "Pronto para uma nova pergunta: escreva-a abaixo.",
+        "ar": "جاهز لسؤال جديد: اكتبه أدناه.",
+    },
+    "non_text": {
+        "en": "Thanks for your message. I can only read text, so please type your question "
+        "about exports, customs or VAT.",
+        "fr": "Merci pour votre message. Je ne lis que le texte : écrivez votre question sur "
+        "l'export, la douane ou la TVA.",
+        "es": "Gracias por su mensaje. Solo puedo leer texto: escriba su pregunta sobre "
+        "exportación, aduanas o IVA.",
+        "pt": "Obrigado pela sua mensagem. Só consigo ler texto: escreva a sua pergunta sobre "
+        "exportação, alfândega ou IVA.",
+        "ar": "شكرًا على رسالتك. لا أستطيع قراءة سوى النصوص، فاكتب سؤالك عن التصدير أو الجمارك "
+        "أو ضريبة القيمة المضافة.",
+    },
+    "answer_failed": {
+        "en": "Sorry, I could not answer just now. Please send your question again in a few "
+        "minutes.",
+        "fr": "Désolé, je n'ai pas pu répondre pour l'instant. Renvoyez votre question dans "
+        "quelques minutes.",
+        "es": "Lo siento, no he podido responder ahora. Vuelva a enviar su pregunta en unos "
+        "minutos.",
+        "pt": "Desculpe, não consegui responder agora. Volte a enviar a sua pergunta dentro de "
+        "alguns minutos.",
+        "ar": "عذرًا، تعذّر عليّ الرد الآن. أعد إرسال سؤالك بعد بضع دقائق.",
+    },
 }
 
 

@@ -22,6 +22,7 @@ from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
 from assistant.retrieval import Passage, Retriever
+from assistant.scope import asks_out_of_scope, unmatched_countries
 from assistant.settings import Settings
 
 __all__ = ["Assistant", "Event", "Turn", "merge_history"]
@@ -63,12 +64,17 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
 
 @dataclass
 class Evidence:
-    dense: float = 0.0
+    """How well the best passages match: cosine similarity (None while the vectors are
+    being built) and the share of the question's idf weight they contain."""
+
+    dense: float | None = None
     coverage: float = 0.0
 
     @property
     def score(self) -> float:
-        return max(self.dense, 0.0) * 0.6 + self.coverage * 0.6
+        if self.dense is None:
+            return self.coverage
+        return (max(self.dense, 0.0) + self.coverage) / 2
 
 
 @dataclass
@@ -135,7 +141,7 @@ class Assistant:
         tokens = tokenize(query)
         top = passages[:3]
         return Evidence(
-            dense=max((p.dense for p in top if p.dense is not None), default=0.0),
+            dense=max((p.dense for p in top if p.dense is not None), default=None),
             coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
         )
 
@@ -209,10 +215,12 @@ class Assistant:
         filters: dict[str, str] | None = None,
     ) -> Iterator[Event]:
         language = detect_language(question)
+        if asks_out_of_scope(question):
+            yield from self._emit(self._refusal(language, []))
+            return
+        countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
         query = self.rewrite(question, history)
-        expanded = expand_query(
-            query, language, self.settings.corpus_dir / "country-codes" / "country-codes.csv"
-        )
+        expanded = expand_query(query, language, countries)
 
         if asks_for_hs_code(query):
             hs_answer = self._hs_answer(expanded, question, language)
@@ -222,7 +230,12 @@ class Assistant:
 
         passages = self.retriever.search(expanded, filters=filters)
         self.last_evidence = self.evidence(expanded, passages)
-        if not passages or self.last_evidence.score < self.settings.refusal_threshold:
+        weak = self.last_evidence.score < self.settings.refusal_threshold
+        if (
+            not passages
+            or weak
+            or unmatched_countries(expanded, [p.text for p in passages[:3]], countries)
+        ):
             yield from self._emit(self._refusal(language, passages))
             return
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,9 +48,9 @@ class Settings(BaseSettings):
 
     retrieval_k: int = Field(default=6, ge=1, le=50, description="Passages given to the composer.")
     refusal_threshold: float = Field(
-        default=0.45,
-        description="Evidence below which the assistant says it cannot find the answer "
-        "(calibrated on the dev set; see README).",
+        default=0.3,
+        description="Evidence (mean of best cosine similarity and query-term coverage; "
+        "coverage alone while vectors are built) below which the assistant refuses.",
     )
 
     llm: str | None = Field(
@@ -61,7 +62,144 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM.")
     llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before falling back.")
 
-    @field_validator("chroma_url", "llm", "llm_base_url", mode="before")
+    # ------------------------------------------------------------ the server
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes. More than one needs a Chroma server (chroma_url): "
+        "one process embeds, the others wait for it.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the conversations and feedback database, e.g. "
+        "postgresql+psycopg://user:pass@host/db. Empty: SQLite at data_dir/assistant.db.",
+    )
+    index_on_start: bool = Field(
+        default=True,
+        description="`serve` brings the index of corpus_dir up to date at start-up: keyword "
+        "search within seconds, vectors in the background. Off: serve the index as built.",
+    )
+    background_batch_size: int = Field(
+        default=32,
+        ge=1,
+        description="Chunks embedded per step by the server's background indexing "
+        "(smaller: finer progress and a quicker shutdown).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Other sites allowed to call the API (the widget), comma-separated, "
+        "e.g. https://shop.example.com. Empty: same origin only; '*': any site.",
+    )
+    max_message_chars: int = Field(
+        default=4000, ge=1, description="Longest question accepted, in characters."
+    )
+    max_comment_chars: int = Field(
+        default=2000, ge=1, description="Longest feedback comment accepted, in characters."
+    )
+    max_request_bytes: int = Field(
+        default=262_144, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    history_turns: int = Field(
+        default=6,
+        ge=0,
+        description="Previous turns of a conversation passed to the assistant with a follow-up.",
+    )
+
+    # ------------------------------------------------------------ channels
+    public_url: str | None = Field(
+        default=None,
+        description="The address people reach this server at, e.g. https://help.example.com: "
+        "WhatsApp replies link there to sources that have no official URL.",
+    )
+    whatsapp_app_secret: SecretStr | None = Field(
+        default=None,
+        description="App secret of the Meta app (App settings > Basic); every webhook call "
+        "must be signed with it. Empty: the WhatsApp webhook is off.",
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        default=None,
+        description="Any string you choose, typed again as the webhook's verify token in Meta's "
+        "set-up (checked once, when Meta subscribes the webhook).",
+    )
+    whatsapp_access_token: SecretStr | None = Field(
+        default=None,
+        description="Access token for sending replies (a system user's permanent token with "
+        "whatsapp_business_messaging).",
+    )
+    whatsapp_phone_number_id: str | None = Field(
+        default=None,
+        description="Phone number ID of the business number (WhatsApp > API Setup), not the "
+        "number itself.",
+    )
+    whatsapp_graph_url: str = Field(
+        default="https://graph.facebook.com",
+        description="Base URL of the Graph API (tests point it at a local stand-in).",
+    )
+    whatsapp_api_version: str = Field(default="v25.0", description="Graph API version.")
+    whatsapp_first_chars: int = Field(
+        default=1000,
+        ge=200,
+        le=1000,
+        description="Longest first part of a WhatsApp answer; the rest waits behind 'More'.",
+    )
+    whatsapp_send_attempts: int = Field(
+        default=4, ge=1, le=10, description="Tries per WhatsApp message on 429, 5xx or no answer."
+    )
+    whatsapp_retry_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Pause before the second try of a send; it doubles with each try "
+        "(a Retry-After from Meta wins).",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Auth token of a Twilio account sending WhatsApp messages to "
+        "/twilio/whatsapp. Empty: that webhook is off.",
+    )
+    twilio_webhook_url: str | None = Field(
+        default=None,
+        description="The webhook URL exactly as set in Twilio's console (Twilio signs it). "
+        "Empty: the URL as this server received it, which differs behind a proxy.",
+    )
+    helpdesk_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys that open the helpdesk API and page (X-API-Key), comma-separated. "
+        "Empty: the helpdesk is closed.",
+    )
+
+    @field_validator("helpdesk_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: str | list | None) -> list:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        return [key for key in value or [] if key]
+
+    @field_validator(
+        "public_url",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "whatsapp_access_token",
+        "whatsapp_phone_number_id",
+        "twilio_auth_token",
+        "twilio_webhook_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: str | list[str] | None) -> list[str]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = value.split(",")
+        return [origin.strip().rstrip("/") for origin in value if origin.strip()]
+
+    @field_validator("chroma_url", "llm", "llm_base_url", "database_url", mode="before")
     @classmethod
     def _empty_url_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -73,3 +211,8 @@ class Settings(BaseSettings):
     @property
     def lexical_path(self) -> Path:
         return self.data_dir / "lexical.sqlite"
+
+    @property
+    def database(self) -> str:
+        """The conversations database URL: ``database_url``, else SQLite under data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'assistant.db'}"

@@ -1,0 +1,135 @@
+"""``create_app(settings)``: the HTTP API, the chat page and the embeddable widget.
+
+Nothing happens at import: the lifespan opens the conversations database, wires an
+assistant that answers from keyword search at once, and starts the background
+indexing that later hands it the vector store (see ``assistant.api.indexing``).
+Components live on ``app.state``; routes reach them through ``assistant.api.deps``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, Response
+
+from assistant.api.errors import ApiError, BodySizeLimit, install_error_handlers
+from assistant.api.indexing import BackgroundIndexer
+from assistant.api.library import Library
+from assistant.api.routes import (
+    chat,
+    conversations,
+    feedback,
+    health,
+    helpdesk,
+    openai,
+    sources,
+    whatsapp,
+)
+from assistant.conversations import Conversations
+from assistant.embeddings import NamedEmbeddings
+from assistant.pipeline import Assistant
+from assistant.settings import PROJECT_ROOT, Settings
+
+__all__ = ["WEB_DIR", "create_app"]
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = PROJECT_ROOT / "web"
+WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
+
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
+WEB_TYPES = {".html", ".js", ".css"}
+WEB_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.settings = settings
+        state.conversations = Conversations.from_url(settings.database)
+        state.library = Library(settings.lexical_path)
+        state.assistant = Assistant.from_settings(settings)  # keyword search only, for now
+
+        def warm_keyword_index() -> None:
+            state.assistant.lexical.refresh()  # so that no request waits for the matrix
+
+        def attach_store(store) -> None:
+            with_vectors = Assistant.from_settings(
+                settings, store=store, dense_ready=lambda: indexer.progress.dense_ready
+            )
+            with_vectors.lexical.refresh()
+            state.assistant = with_vectors
+
+        indexer = BackgroundIndexer(
+            settings, on_lexical=warm_keyword_index, on_store=attach_store, embeddings=embeddings
+        )
+        state.indexer = indexer
+        indexer.start()
+        log.info("serving; indexing %s in the background", settings.corpus_dir)
+        try:
+            yield
+        finally:
+            indexer.stop()
+            state.conversations.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings | None = None):
+    """The ASGI app; ``embeddings`` lets tests share one loaded model between apps."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Export Assistant",
+        summary="Answers export, customs and cross-border VAT questions with cited sources.",
+        version="0.1.0",
+        lifespan=_lifespan(settings, embeddings),
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            max_age=600,
+        )
+    for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
+        app.include_router(module.router)
+
+    add_web_routes(app)
+    return app
+
+
+def add_web_routes(app: FastAPI) -> None:
+    """The chat page and its files, by name (no directory is served), and /widget.js."""
+    files = {p.name for p in WEB_DIR.iterdir() if p.suffix in WEB_TYPES}
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response:
+        script = "\n".join((WEB_DIR / name).read_text(encoding="utf-8") for name in WIDGET_PARTS)
+        return Response(script, media_type="text/javascript; charset=utf-8", headers=WEB_HEADERS)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=WEB_HEADERS)
+
+    @app.get("/{name}", include_in_schema=False)
+    def web_file(name: str) -> FileResponse:
+        if name not in files:
+            raise ApiError(404, f"No page or file '{name}'.", code="not_found")
+        return FileResponse(WEB_DIR / name, headers=WEB_HEADERS)

@@ -1,0 +1,121 @@
+"""What a route may ask for: the components the lifespan put on ``app.state``, and a
+checked chat request (its conversation's history loaded, its limits enforced)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from assistant.api.errors import ApiError
+from assistant.api.indexing import BackgroundIndexer
+from assistant.api.library import Library
+from assistant.api.schemas import ChatRequest
+from assistant.conversations import Conversations
+from assistant.pipeline import Assistant, Turn
+from assistant.settings import Settings
+
+__all__ = [
+    "AssistantDep",
+    "ChatContext",
+    "ChatContextDep",
+    "ConversationsDep",
+    "IndexerDep",
+    "LibraryDep",
+    "SettingsDep",
+    "check_message",
+    "conversation_not_found",
+]
+
+RETRY_SECONDS = 5
+
+
+def conversation_not_found(conversation_id: str) -> ApiError:
+    return ApiError(
+        404,
+        f"No conversation {conversation_id}.",
+        code="conversation_not_found",
+        param="conversation_id",
+    )
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_conversations(request: Request) -> Conversations:
+    return request.app.state.conversations
+
+
+def get_library(request: Request) -> Library:
+    return request.app.state.library
+
+
+def get_indexer(request: Request) -> BackgroundIndexer:
+    return request.app.state.indexer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
+LibraryDep = Annotated[Library, Depends(get_library)]
+IndexerDep = Annotated[BackgroundIndexer, Depends(get_indexer)]
+
+
+def get_assistant(request: Request, library: LibraryDep) -> Assistant:
+    """The assistant, once there is anything to search (503 on a fresh data dir's first
+    seconds, while the corpus is read)."""
+    if library.counts()[1] == 0:
+        raise ApiError(
+            503,
+            "The index is being prepared (reading the corpus); try again in a few seconds.",
+            code="index_not_ready",
+            headers={"Retry-After": str(RETRY_SECONDS)},
+        )
+    return request.app.state.assistant
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+def check_message(text: str, settings: Settings) -> str:
+    """The question, stripped; 422 when it is empty or longer than the limit."""
+    text = text.strip()
+    if not text:
+        raise ApiError(422, "The message is empty.", code="empty_message", param="message")
+    if len(text) > settings.max_message_chars:
+        raise ApiError(
+            422,
+            f"The message is {len(text)} characters long; the limit is "
+            f"{settings.max_message_chars}.",
+            code="message_too_long",
+            param="message",
+        )
+    return text
+
+
+@dataclass
+class ChatContext:
+    message: str
+    conversation_id: str
+    history: list[Turn]
+    filters: dict[str, str] | None
+
+
+def get_chat_context(
+    body: ChatRequest, settings: SettingsDep, conversations: ConversationsDep
+) -> ChatContext:
+    """Checked before any answering starts, so that a stream never opens on a bad request."""
+    message = check_message(body.message, settings)
+    if body.conversation_id is None:
+        conversation_id, history = conversations.new_id(), []
+    else:
+        conversation_id = str(body.conversation_id)
+        if not conversations.exists(conversation_id):
+            raise conversation_not_found(conversation_id)
+        history = conversations.history(conversation_id, settings.history_turns)
+    filters = body.filters.as_dict() if body.filters else None
+    return ChatContext(message, conversation_id, history, filters or None)
+
+
+ChatContextDep = Annotated[ChatContext, Depends(get_chat_context)]

@@ -1,0 +1,73 @@
+"""``POST /api/chat`` and its streamed twin: a question in, a cited answer out, saved as
+the next turn of its conversation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep
+from assistant.api.schemas import ChatResponse, CitationOut, error_responses
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["chat"])
+
+_ERRORS = (400, 404, 413, 422, 503)
+
+_STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
+
+- `delta`: a piece of the answer's text (a string), as it is written;
+- `citations`: the list of citations;
+- `done`: the final object, as `POST /api/chat` returns it (in LLM mode its `answer`,
+  checked against the sources, replaces the text streamed so far);
+- `error`: `{"message", "type", "code"}` if answering failed after the stream opened.
+"""
+
+
+@router.post("/chat", responses=error_responses(*_ERRORS))
+def chat(
+    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+) -> ChatResponse:
+    """Answer a question, in the conversation given or a new one, with citations."""
+    answer = assistant.answer(context.message, context.history, context.filters)
+    saved = conversations.add_turn(context.conversation_id, context.message, answer)
+    return ChatResponse.of(saved.conversation_id, saved.n, answer)
+
+
+@router.post(
+    "/chat/stream",
+    response_class=EventSourceResponse,
+    responses=error_responses(*_ERRORS, streaming=True),
+    description=_STREAM_DOC,
+)
+def chat_stream(
+    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+) -> Iterator[ServerSentEvent]:
+    """The same answer as ``POST /api/chat``, streamed as it is written."""
+    try:
+        for event in assistant.stream(context.message, context.history, context.filters):
+            if event.kind == "delta":
+                yield ServerSentEvent(event="delta", data=event.data)
+            elif event.kind == "citations":
+                citations = [CitationOut.of(c).model_dump() for c in event.data]
+                yield ServerSentEvent(event="citations", data=citations)
+            elif event.kind == "done":
+                saved = conversations.add_turn(context.conversation_id, context.message, event.data)
+                done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
+                yield ServerSentEvent(event="done", data=done)
+    except Exception:  # the status line is sent: the error becomes an event
+        log.exception("answering failed in a stream")
+        yield ServerSentEvent(
+            event="error",
+            data={
+                "message": "The answer failed; it has been logged. Please try again.",
+                "type": "server_error",
+                "code": "answer_failed",
+            },
+        )

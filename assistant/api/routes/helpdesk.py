@@ -1,0 +1,151 @@
+"""``/api/helpdesk/*``: search, suggested replies and answers to review, for help-desk
+staff (an ``X-API-Key`` from ``helpdesk_api_keys``); ``/helpdesk``: their page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.answer import citation_for
+from assistant.api.deps import AssistantDep, ConversationsDep, SettingsDep
+from assistant.api.errors import ApiError
+from assistant.api.schemas import CitationOut, Filters, error_responses
+from assistant.channels.helpdesk import highlight, recent_reviews, suggested_reply
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["helpdesk"])
+
+
+def require_api_key(
+    settings: SettingsDep,
+    key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> None:
+    """401 unless the header holds one of the configured keys (none configured: closed)."""
+    given = (key or "").encode()
+    matches = [
+        hmac.compare_digest(given, allowed.get_secret_value().encode())
+        for allowed in settings.helpdesk_api_keys
+    ]
+    if not key or not any(matches):
+        raise ApiError(401, "A valid X-API-Key header is required.", code="invalid_api_key")
+
+
+_AUTH = [Depends(require_api_key)]
+_ERRORS = {401: {"description": "No X-API-Key, or not one of the configured keys"}}
+
+
+class PassageOut(CitationOut):
+    """A passage found, shaped like a citation (``n``: its rank; ``snippet``: the passage)
+    with what a search adds."""
+
+    score: float = Field(description="Fused rank score (higher is better).")
+    jurisdiction: str
+    topics: list[str]
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) character offsets in ``snippet`` of the words that matched."
+    )
+    html: str = Field(description="``snippet``, HTML-escaped, the matched words in <mark>.")
+    matched: list[str] = Field(description="The words that matched, once each.")
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[PassageOut]
+
+
+@router.get(
+    "/api/helpdesk/search", dependencies=_AUTH, responses={**_ERRORS, **error_responses(503)}
+)
+def search(
+    assistant: AssistantDep,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="Words to find.")],
+    k: Annotated[int, Query(ge=1, le=50)] = 10,
+    jurisdiction: str | None = None,
+    topic: str | None = None,
+    lang: Annotated[str | None, Query(description="Language of the sources.")] = None,
+) -> SearchOut:
+    """The passages that best match ``q``, ranked, with the matching words marked."""
+    filters = {"jurisdiction": jurisdiction, "topic": topic, "language": lang}
+    passages = assistant.retriever.search(q, k=k, filters={a: b for a, b in filters.items() if b})
+    results = []
+    for rank, passage in enumerate(passages, 1):
+        marked = highlight(passage.body, q)
+        results.append(
+            PassageOut(
+                **CitationOut.of(citation_for(rank, passage, passage.body)).model_dump(),
+                score=passage.score,
+                jurisdiction=str(passage.metadata.get("jurisdiction", "")),
+                topics=[t for t in str(passage.metadata.get("topics", "")).split(",") if t],
+                highlights=marked.spans,
+                html=marked.html,
+                matched=marked.terms,
+            )
+        )
+    return SearchOut(query=q, results=results)
+
+
+class SuggestRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Do I need an EORI number to export?"}]},
+    )
+
+    question: str = Field(min_length=1, max_length=4000)
+    filters: Filters | None = None
+
+
+class SuggestOut(BaseModel):
+    reply: str = Field(description="Plain text to edit and paste: answer, notices, sources.")
+    refused: bool = Field(description="True when the sources do not answer the question.")
+    language: str
+    citations: list[CitationOut]
+
+
+@router.post(
+    "/api/helpdesk/suggest", dependencies=_AUTH, responses={**_ERRORS, **error_responses(422)}
+)
+def suggest(body: SuggestRequest, assistant: AssistantDep, settings: SettingsDep) -> SuggestOut:
+    """A cited reply to a customer's question, for an agent to check and send (it is not
+    stored as a conversation)."""
+    filters = body.filters.as_dict() if body.filters else None
+    answer = assistant.answer(body.question.strip(), (), filters)
+    return SuggestOut(
+        reply=suggested_reply(answer, settings.public_url),
+        refused=answer.refused,
+        language=answer.language,
+        citations=[CitationOut.of(c) for c in answer.citations],
+    )
+
+
+class ReviewOut(BaseModel):
+    conversation_id: str
+    turn: int
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    language: str
+    comment: str | None
+    rated_at: dt.datetime
+
+
+@router.get("/api/helpdesk/reviews", dependencies=_AUTH, responses=_ERRORS)
+def reviews(
+    conversations: ConversationsDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[ReviewOut]:
+    """The latest answers users rated down, newest first, with their comments."""
+    return [
+        ReviewOut(**{**asdict(review), "citations": [CitationOut.of(c) for c in review.citations]})
+        for review in recent_reviews(conversations.engine, limit)
+    ]
+
+
+@router.get("/helpdesk", include_in_schema=False)
+def page() -> RedirectResponse:
+    return RedirectResponse("helpdesk.html")

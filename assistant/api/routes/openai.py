@@ -1,0 +1,251 @@
+"""An OpenAI-compatible face: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+Any OpenAI client (SDKs, chat front-ends) can use the assistant: the last user message
+is the question, the earlier user and assistant messages its history. The answer's
+sources come twice: as a "Sources" block at the end of the content, for people, and
+as ``citations`` on the response (on the last chunk when streamed), for programs.
+Nothing is stored: the client holds the conversation, as the OpenAI API expects.
+
+When streamed, the text sent is the final, checked answer (in LLM mode the draft is
+checked against the sources first), since an OpenAI client cannot take text back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.sse import EventSourceResponse, format_sse_event
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.answer import Answer
+from assistant.api.deps import AssistantDep, SettingsDep, check_message
+from assistant.api.errors import ApiError
+from assistant.api.schemas import SSE_EVENTS, CitationOut, Filters, error_responses
+from assistant.pipeline import Assistant, Turn
+from assistant.settings import Settings
+
+__all__ = ["MODEL_ID", "router", "sources_block"]
+
+MODEL_ID = "export-assistant"
+_CREATED = 1767225600  # 2026-01-01, a fixed "created" for the one model
+SOURCES_HEADING = "Sources:"
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(part.text or "" for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class CompletionRequest(BaseModel):
+    """OpenAI's request; sampling options (temperature, max_tokens…) are accepted and
+    ignored. ``filters`` is ours (send it with ``extra_body`` from the OpenAI SDK)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": MODEL_ID,
+                    "messages": [{"role": "user", "content": "What is an EORI number?"}],
+                    "stream": False,
+                }
+            ]
+        },
+    )
+
+    model: str = MODEL_ID
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    filters: Filters | None = None
+
+
+class AnswerInfo(BaseModel):
+    refused: bool
+    language: str
+    mode: str
+    notices: list[str]
+    lexical_only: bool
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: CompletionMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Completion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = MODEL_ID
+    choices: list[Choice]
+    citations: list[CitationOut]
+    answer: AnswerInfo
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+@router.get("/models")
+def list_models() -> ModelList:
+    """The one model: this assistant."""
+    return ModelList(data=[Model(id=MODEL_ID, created=_CREATED, owned_by="export-assistant")])
+
+
+def _question(body: CompletionRequest, settings: Settings) -> tuple[str, list[Turn]]:
+    last = body.messages[-1]
+    if last.role != "user":
+        raise ApiError(
+            422,
+            "The last message must be the user's question.",
+            code="no_question",
+            param="messages",
+        )
+    history = [
+        Turn(m.role, _without_sources(m.text))
+        for m in body.messages[:-1]
+        if m.role in ("user", "assistant") and m.text.strip()
+    ]
+    return check_message(last.text, settings), history[-2 * settings.history_turns :]
+
+
+def _without_sources(text: str) -> str:
+    """An earlier answer of ours without its Sources block (the history is about words)."""
+    head, _, _ = text.partition(f"\n\n{SOURCES_HEADING}\n")
+    return head
+
+
+def sources_block(answer: Answer, base_url: str) -> str:
+    """The notices and numbered sources that follow the answer in ``content``."""
+    lines = [f"\n\nNote: {notice}" for notice in answer.notices]
+    if answer.citations:
+        lines.append(f"\n\n{SOURCES_HEADING}")
+        for c in answer.citations:
+            out = CitationOut.of(c)
+            heading = c.title + (f" — {c.section}" if c.section and c.section != c.title else "")
+            about = ", ".join(part for part in (c.publisher, c.date) if part)
+            lines.append(f"\n[{c.n}] {heading}" + (f" ({about})" if about else ""))
+            if c.url:
+                lines.append(f"\n    {c.url}")
+            lines.append(f"\n    {base_url.rstrip('/')}{out.source_url}")
+    return "".join(lines)
+
+
+def _info(answer: Answer) -> AnswerInfo:
+    return AnswerInfo(
+        refused=answer.refused,
+        language=answer.language,
+        mode=answer.mode,
+        notices=answer.notices,
+        lexical_only=answer.lexical_only,
+    )
+
+
+@router.post(
+    "/chat/completions",
+    responses={
+        **error_responses(400, 413, 422, 503),
+        200: {"content": SSE_EVENTS},
+    },
+)
+def chat_completions(
+    body: CompletionRequest, request: Request, assistant: AssistantDep, settings: SettingsDep
+) -> Completion:
+    """A chat completion from the assistant; ``stream: true`` for Server-Sent Events
+    (``chat.completion.chunk`` objects, then ``[DONE]``)."""
+    question, history = _question(body, settings)
+    filters = (body.filters.as_dict() if body.filters else None) or None
+    base_url = str(request.base_url)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        events = _stream(assistant, question, history, filters, base_url, completion_id, created)
+        return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
+    answer = assistant.answer(question, history, filters)
+    content = answer.text + sources_block(answer, base_url)
+    return Completion(
+        id=completion_id,
+        created=created,
+        choices=[Choice(message=CompletionMessage(content=content))],
+        citations=[CitationOut.of(c) for c in answer.citations],
+        answer=_info(answer),
+    )
+
+
+def _sse(data: dict | str) -> bytes:
+    return format_sse_event(data_str=data if isinstance(data, str) else json.dumps(data))
+
+
+def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = None, **extra):
+    return _sse(
+        {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+    )
+
+
+def _stream(
+    assistant: Assistant,
+    question: str,
+    history: list[Turn],
+    filters: dict[str, str] | None,
+    base_url: str,
+    completion_id: str,
+    created: int,
+) -> Iterator[bytes]:
+    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+    try:
+        answer = assistant.answer(question, history, filters)
+    except Exception:  # the status line is sent: the error becomes a chunk
+        log.exception("answering failed in a stream")
+        message = "The answer failed; it has been logged. Please try again."
+        yield _sse({"error": {"message": message, "type": "server_error", "code": "answer_failed"}})
+        return
+    for line in (answer.text + sources_block(answer, base_url)).splitlines(keepends=True):
+        yield _chunk(completion_id, created, {"content": line})
+    citations = [CitationOut.of(c).model_dump() for c in answer.citations]
+    info = _info(answer).model_dump()
+    yield _chunk(completion_id, created, {}, "stop", citations=citations, answer=info)
+    yield _sse("[DONE]")

@@ -1,0 +1,155 @@
+"""``/whatsapp/webhook`` (Meta's Cloud API) and ``/twilio/whatsapp`` (Twilio).
+
+Meta's webhook is checked, recorded and acknowledged within milliseconds; the answer
+follows from the background worker (``assistant.channels.bridge``). Twilio waits for
+its answer in the response, as TwiML. The signature is checked on the raw body
+before anything else is done with it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from assistant.api.deps import SettingsDep
+from assistant.api.errors import ApiError
+from assistant.channels.bridge import Bridge, WhatsAppWorker
+from assistant.channels.records import WhatsAppRecords
+from assistant.channels.twilio import check_twilio_signature, twilio_inbound, twiml
+from assistant.channels.whatsapp import (
+    GraphClient,
+    SignatureError,
+    SignatureMissing,
+    check_signature,
+    missing_settings,
+)
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs inside the app's own lifespan, so the conversations database is open."""
+    state = app.state
+    settings = state.settings
+    records = WhatsAppRecords(state.conversations.engine)
+    state.phone_bridge = Bridge(settings, records, state.conversations, lambda: state.assistant)
+    state.whatsapp = None
+    missing = missing_settings(settings)
+    if not missing:
+        state.whatsapp = WhatsAppWorker(state.phone_bridge, GraphClient.from_settings(settings))
+        state.whatsapp.start()
+    elif len(missing) < 3:
+        log.warning("WhatsApp webhook off: %s not set", ", ".join(missing))
+    try:
+        yield
+    finally:
+        if state.whatsapp is not None:
+            state.whatsapp.stop()
+
+
+router = APIRouter(tags=["whatsapp"], lifespan=lifespan)
+
+
+def get_worker(request: Request) -> WhatsAppWorker:
+    worker = request.app.state.whatsapp
+    if worker is None:
+        raise ApiError(404, "WhatsApp is not configured here.", code="whatsapp_off")
+    return worker
+
+
+def signature_error(exc: SignatureError) -> ApiError:
+    missing = isinstance(exc, SignatureMissing)
+    return ApiError(
+        401 if missing else 403,
+        str(exc),
+        code="signature_missing" if missing else "signature_invalid",
+    )
+
+
+@router.get("/whatsapp/webhook", response_class=PlainTextResponse)
+def verify_webhook(
+    settings: SettingsDep,
+    mode: Annotated[str, Query(alias="hub.mode")] = "",
+    token: Annotated[str, Query(alias="hub.verify_token")] = "",
+    challenge: Annotated[str, Query(alias="hub.challenge")] = "",
+) -> PlainTextResponse:
+    """Meta's subscription handshake: the challenge back when the verify token is ours."""
+    expected = settings.whatsapp_verify_token
+    if (
+        expected is None
+        or mode != "subscribe"
+        or not hmac.compare_digest(expected.get_secret_value().encode(), token.encode())
+    ):
+        raise ApiError(403, "Verification refused.", code="verification_refused")
+    return PlainTextResponse(challenge)
+
+
+@router.post("/whatsapp/webhook")
+async def whatsapp_webhook(
+    request: Request,
+    settings: SettingsDep,
+    worker: Annotated[WhatsAppWorker, Depends(get_worker)],
+) -> dict[str, int]:
+    """Messages and delivery statuses from Meta: 200 at once, answers sent after."""
+    body = await request.body()
+    assert settings.whatsapp_app_secret is not None  # the worker exists
+    try:
+        check_signature(
+            settings.whatsapp_app_secret.get_secret_value(),
+            body,
+            request.headers.get("X-Hub-Signature-256"),
+        )
+    except SignatureError as exc:
+        raise signature_error(exc) from exc
+    try:
+        payload = json.loads(body)
+    except ValueError:  # signed but not JSON: nothing to do, and no reason to resend
+        log.warning("WhatsApp webhook body is not JSON")
+        payload = None
+    queued = await run_in_threadpool(worker.accept, payload)
+    return {"queued": queued}
+
+
+@router.post("/twilio/whatsapp", response_class=Response)
+async def twilio_webhook(request: Request, settings: SettingsDep) -> Response:
+    """A WhatsApp message through Twilio, answered in the response (TwiML)."""
+    if settings.twilio_auth_token is None:
+        raise ApiError(404, "Twilio is not configured here.", code="twilio_off")
+    body = await request.body()
+    params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    try:
+        check_twilio_signature(
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_webhook_url or str(request.url),
+            params,
+            request.headers.get("X-Twilio-Signature"),
+        )
+    except SignatureError as exc:
+        raise signature_error(exc) from exc
+    bridge: Bridge = request.app.state.phone_bridge
+    replies = await run_in_threadpool(_answer_once, bridge, dict(params))
+    return Response(twiml(replies), media_type="application/xml")
+
+
+def _answer_once(bridge: Bridge, form: dict[str, str]) -> list:
+    """The replies to a Twilio message, or none when it was answered before."""
+    inbound = twilio_inbound(form)
+    if inbound is None or not bridge.records.receive(inbound, "twilio"):
+        return []
+    if bridge.records.claim(inbound.id) is None:
+        return []
+    replies, error = bridge.respond(inbound)
+    bridge.records.finish(inbound.id, "failed" if error else "answered", error)
+    return replies

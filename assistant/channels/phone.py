@@ -1,0 +1,212 @@
+"""An answer written for a phone on a slow connection.
+
+The essential answer comes first and short (``first_chars``, about 1,000 characters),
+with the sources after it as a numbered list (title, date, link), so that one small
+message is usually all a user waits for. The rest of a long answer waits behind a
+"More" button; the cited passages themselves behind "Sources". Every cut falls
+between sentences, and no message exceeds WhatsApp's limits (4,096 characters of
+text; 1,024 in a message with buttons).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from assistant.answer import Answer, Citation
+from assistant.language import SUPPORTED, message
+
+__all__ = [
+    "BODY_LIMIT",
+    "TEXT_LIMIT",
+    "Reply",
+    "answer_pages",
+    "citation_link",
+    "command_for",
+    "first_replies",
+    "more_replies",
+    "source_lines",
+    "source_replies",
+    "split_text",
+]
+
+TEXT_LIMIT = 4096  # characters in a WhatsApp text message
+BODY_LIMIT = 1024  # characters in the body of a message with reply buttons
+SNIPPET_CHARS = 500
+
+# A sentence ends at . ! ? … ؟ (and the citation markers right after it), or a line ends.
+_BREAK = re.compile(
+    r"\s*\n\s*|(?<=[.!?…؟])\s+(?!\[\d)|(?<=[.!?…؟] \[\d\])\s+|(?<=[.!?…؟] \[\d\d\])\s+"
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message: its text, and the reply buttons (id, title) that go with it."""
+
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+def _units(text: str) -> Iterable[str]:
+    """Sentences and lines, each with the white space that followed it."""
+    start = 0
+    for found in _BREAK.finditer(text):
+        yield text[start : found.end()]
+        start = found.end()
+    if start < len(text):
+        yield text[start:]
+
+
+def _cut_long(unit: str, limit: int) -> list[str]:
+    """A sentence longer than a message, cut between words (or anywhere, failing that)."""
+    pieces = []
+    while len(unit.strip()) > limit:
+        cut = unit.rfind(" ", 0, limit + 1)
+        cut = cut if cut > 0 else limit
+        pieces.append(unit[:cut])
+        unit = unit[cut:].lstrip()
+    return [*pieces, unit]
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT, *, first: int | None = None) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters (the first one ``first``), cut
+    between sentences or lines; a single longer sentence is cut between words."""
+    pieces: list[str] = []
+    current = ""
+    for unit in _units(text):
+        size = first if first is not None and not pieces else limit
+        if len((current + unit).strip()) <= size:
+            current += unit
+            continue
+        if current.strip():
+            pieces.append(current.strip())
+            size = limit
+        *whole, current = _cut_long(unit, size)
+        pieces += [piece.strip() for piece in whole]
+    if current.strip():
+        pieces.append(current.strip())
+    return pieces
+
+
+def answer_pages(answer: Answer, first_chars: int) -> list[str]:
+    """The answer's text as pages: the essential first (with the notices, in italics),
+    then the rest in messages of up to 4,096 characters."""
+    notices = "\n".join(f"_{notice}_" for notice in answer.notices)
+    budget = max(first_chars - len(notices) - 2, first_chars // 2)
+    pages = split_text(answer.text, TEXT_LIMIT, first=budget) or [""]
+    pages[0] = "\n\n".join(part for part in (pages[0], notices) if part)
+    return pages
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _title(citation: Citation) -> str:
+    return _shorten(citation.title or citation.source, 90)
+
+
+def citation_link(citation: Citation, public_url: str | None) -> str:
+    """The official URL of a source; else this server's page of it, when it is public."""
+    if citation.url:
+        return citation.url
+    if public_url:
+        from assistant.api.library import passage_url  # not at import: the app imports us
+
+        return public_url.rstrip("/") + passage_url(citation.source, citation.section)
+    return ""
+
+
+def source_lines(citations: Iterable[Citation], public_url: str | None) -> list[str]:
+    """``[n] Title — Section (date)`` and its link, one entry per citation."""
+    entries = []
+    for c in citations:
+        title = " — ".join(part for part in (_title(c), _shorten(c.section, 60)) if part)
+        title += f" ({c.date})" if c.date else ""
+        link = citation_link(c, public_url)
+        entries.append(f"[{c.n}] {title}" + (f"\n{link}" if link else ""))
+    return entries
+
+
+def _source_list(answer: Answer, public_url: str | None, limit: int) -> str:
+    """The numbered sources under a heading, as many as fit in ``limit`` characters."""
+    text = f"*{message('button_sources', answer.language)}*"
+    for entry in source_lines(answer.citations, public_url):
+        if len(text) + 1 + len(entry) > limit:
+            break
+        text += "\n" + entry
+    return text
+
+
+def _buttons(language: str, turn: int, *, more: bool, sources: bool) -> tuple:
+    buttons = []
+    if more:
+        buttons.append((f"more:{turn}", message("button_more", language)))
+    if sources:
+        buttons.append((f"sources:{turn}", message("button_sources", language)))
+    buttons.append(("new", message("button_new", language)))
+    return tuple(buttons)
+
+
+def first_replies(
+    answer: Answer, turn: int, *, first_chars: int, public_url: str | None
+) -> list[Reply]:
+    """The messages an answer is sent as: one with buttons when it fits, else the
+    answer, then the sources list with the buttons."""
+    language = answer.language
+    pages = answer_pages(answer, first_chars)
+    more = len(pages) > 1
+    continues = message("continues", language) if more else ""
+    sources = ""
+    if answer.citations:
+        sources = _source_list(answer, public_url, BODY_LIMIT - len(continues) - 2)
+    tail = "\n\n".join(part for part in (sources, continues) if part)
+    buttons = _buttons(language, turn, more=more, sources=bool(answer.citations))
+    whole = "\n\n".join(part for part in (pages[0], tail) if part)
+    if len(whole) <= BODY_LIMIT:
+        return [Reply(whole, buttons)]
+    if not tail:
+        return [Reply(piece) for piece in split_text(pages[0])]
+    return [Reply(pages[0]), Reply(tail, buttons)]
+
+
+def more_replies(answer: Answer | None, *, first_chars: int) -> list[Reply]:
+    """What "More" sends: the rest of the answer, in as many messages as it takes."""
+    pages = answer_pages(answer, first_chars)[1:] if answer else []
+    if not pages:
+        return [Reply(message("nothing_more", answer.language if answer else "en"))]
+    return [Reply(page) for page in pages]
+
+
+def source_replies(answer: Answer | None, *, public_url: str | None) -> list[Reply]:
+    """What "Sources" sends: each cited passage with its title, section, date and link."""
+    if not answer or not answer.citations:
+        return [Reply(message("nothing_more", answer.language if answer else "en"))]
+    entries = []
+    for c in answer.citations:
+        where = " — ".join(part for part in (_title(c), _shorten(c.section, 90)) if part)
+        who = ", ".join(part for part in (c.publisher, c.date) if part)
+        quote = f"“{_shorten(c.snippet, SNIPPET_CHARS)}”" if c.snippet else ""
+        link = citation_link(c, public_url)
+        entries.append("\n".join(part for part in (f"*[{c.n}] {where}*", who, quote, link) if part))
+    return [Reply(piece) for piece in split_text("\n\n".join(entries))]
+
+
+_COMMANDS = {
+    message(key, language).casefold(): action
+    for key, action in (
+        ("button_more", "more"),
+        ("button_sources", "sources"),
+        ("button_new", "new"),
+    )
+    for language in SUPPORTED
+}
+
+
+def command_for(text: str) -> str | None:
+    """ "more", "sources" or "new" when a typed message is just a button's label (in any
+    language), for users who type rather than tap, and for channels without buttons."""
+    return _COMMANDS.get(text.strip().strip(".!¡¿?* ").casefold())

@@ -1,0 +1,266 @@
+"""What the WhatsApp channels remember, in the conversations database.
+
+``whatsapp_messages`` has one row per message received, keyed by its id (Meta's
+``wamid``, Twilio's ``MessageSid``): inserting it is what accepts a message, so a
+delivery repeated by Meta, even after a restart, finds the row and gets no second
+reply. A row moves ``queued -> working -> answered | failed``; claiming it
+(``queued -> working``) is one conditional UPDATE, so that two workers or two
+server processes never answer the same message. A crash while ``working`` leaves
+the row there: the reply may have gone out, and a repeated reply is the worse fault.
+
+``whatsapp_chats`` maps a sender to their current conversation ("New question"
+starts another); ``whatsapp_sends`` keeps every message sent or that finally failed
+(with its body, so nothing is lost silently); ``whatsapp_statuses`` the delivery
+reports Meta calls back with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from assistant.channels.whatsapp import Inbound, StatusUpdate
+from assistant.conversations import Base
+
+__all__ = [
+    "ChatRecord",
+    "DeliveryStatusRecord",
+    "MessageRecord",
+    "SendRecord",
+    "WhatsAppRecords",
+]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class MessageRecord(Base):
+    __tablename__ = "whatsapp_messages"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # meta | twilio
+    sender: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+class ChatRecord(Base):
+    __tablename__ = "whatsapp_chats"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+class SendRecord(Base):
+    __tablename__ = "whatsapp_sends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    in_reply_to: Mapped[str] = mapped_column(String(255), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8), index=True)  # sent | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DeliveryStatusRecord(Base):
+    __tablename__ = "whatsapp_statuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[str] = mapped_column(String(20))
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+_TABLES = [
+    table.__table__ for table in (MessageRecord, ChatRecord, SendRecord, DeliveryStatusRecord)
+]
+
+
+@dataclass(frozen=True)
+class Chat:
+    conversation_id: str
+    language: str
+
+
+class WhatsAppRecords:
+    """Every read and write of the tables above."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        Base.metadata.create_all(engine, tables=_TABLES)
+
+    # ------------------------------------------------------------ messages received
+
+    def receive(self, message: Inbound, channel: str) -> bool:
+        """Accept a message: False when its id was seen before (a repeated delivery)."""
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(
+                    MessageRecord(
+                        id=message.id,
+                        channel=channel,
+                        sender=message.sender,
+                        kind=message.kind,
+                        text=message.text,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def claim(self, message_id: str) -> Inbound | None:
+        """Take a queued message to answer it; None when another worker has it."""
+        with Session(self.engine) as session, session.begin():
+            taken = session.execute(
+                update(MessageRecord)
+                .where(MessageRecord.id == message_id, MessageRecord.state == "queued")
+                .values(state="working", updated_at=_now())
+            ).rowcount
+            if taken != 1:
+                return None
+            row = session.get_one(MessageRecord, message_id)
+            return Inbound(row.id, row.sender, row.kind, row.text)
+
+    def finish(self, message_id: str, state: str, error: str | None = None) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(MessageRecord)
+                .where(MessageRecord.id == message_id)
+                .values(state=state, error=error, updated_at=_now())
+            )
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(MessageRecord, message_id)
+
+    def queued(self, channel: str, since: dt.datetime) -> list[str]:
+        """Ids of messages accepted since ``since`` but not yet taken (the server
+        stopped first), oldest first: answered at the next start."""
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(MessageRecord.id)
+                    .where(
+                        MessageRecord.channel == channel,
+                        MessageRecord.state == "queued",
+                        MessageRecord.received_at >= since,
+                    )
+                    .order_by(MessageRecord.received_at)
+                )
+            )
+
+    # ------------------------------------------------------------ senders
+
+    def chat(self, sender: str) -> Chat:
+        """The sender's current conversation, started on their first message."""
+        with Session(self.engine) as session:
+            row = session.get(ChatRecord, sender)
+            if row is not None:
+                return Chat(row.conversation_id, row.language)
+        try:
+            return self.new_conversation(sender, insert=True)
+        except IntegrityError:  # a message of theirs handled by another process won
+            return self.chat(sender)
+
+    def new_conversation(self, sender: str, *, insert: bool = False) -> Chat:
+        """Point the sender at a new conversation ("New question")."""
+        conversation_id = str(uuid.uuid4())
+        with Session(self.engine) as session, session.begin():
+            row = None if insert else session.get(ChatRecord, sender)
+            if row is None:
+                row = ChatRecord(sender=sender, conversation_id=conversation_id, language="en")
+                session.add(row)
+            row.conversation_id = conversation_id
+            language = row.language or "en"
+        return Chat(conversation_id, language)
+
+    def set_language(self, sender: str, language: str) -> None:
+        """The language of the sender's last question: the best guess for a message
+        with no words (a photo, a location)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(ChatRecord).where(ChatRecord.sender == sender).values(language=language)
+            )
+
+    # ------------------------------------------------------------ messages sent
+
+    def add_send(
+        self,
+        in_reply_to: str,
+        payload: dict,
+        *,
+        attempts: int,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Keep a message sent (``message_id``) or that finally failed (``error``)."""
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                SendRecord(
+                    in_reply_to=in_reply_to,
+                    recipient=str(payload.get("to", "")),
+                    payload=payload,
+                    state="failed" if error else "sent",
+                    attempts=attempts,
+                    message_id=message_id,
+                    error=error,
+                )
+            )
+
+    def sends(
+        self, *, state: str | None = None, in_reply_to: str | None = None
+    ) -> list[SendRecord]:
+        """Messages sent, oldest first; ``state="failed"`` lists those to resend by hand."""
+        query = select(SendRecord).order_by(SendRecord.id)
+        if state:
+            query = query.where(SendRecord.state == state)
+        if in_reply_to:
+            query = query.where(SendRecord.in_reply_to == in_reply_to)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.scalars(query))
+
+    def add_status(self, status: StatusUpdate) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                DeliveryStatusRecord(
+                    message_id=status.message_id,
+                    recipient=status.recipient,
+                    status=status.status,
+                    timestamp=status.timestamp,
+                    errors=status.errors,
+                )
+            )
+
+    def statuses(self, message_id: str) -> list[str]:
+        """The statuses reported for one message we sent, in the order they came."""
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(DeliveryStatusRecord.status)
+                    .where(DeliveryStatusRecord.message_id == message_id)
+                    .order_by(DeliveryStatusRecord.id)
+                )
+            )

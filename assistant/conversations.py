@@ -1,0 +1,257 @@
+"""Conversations, their turns and the feedback on them, in SQL through SQLAlchemy 2.
+
+One turn is a question and the answer it got (text, citations, language, whether it
+was refused), numbered from 1 within its conversation. SQLite under the data dir by
+default; any SQLAlchemy URL (``database_url``), such as PostgreSQL, works the same.
+Conversation ids are random UUIDs: knowing one is what gives access to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from assistant.answer import Answer
+from assistant.pipeline import Turn
+
+__all__ = [
+    "ConversationRecord",
+    "Conversations",
+    "FeedbackRecord",
+    "TurnRecord",
+    "UnknownConversation",
+    "UnknownTurn",
+    "make_engine",
+]
+
+TITLE_CHARS = 120
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UnknownConversation(LookupError):
+    """No conversation has this id."""
+
+
+class UnknownTurn(LookupError):
+    """The conversation has no turn with this number."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConversationRecord(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_CHARS))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    turns: Mapped[list[TurnRecord]] = relationship(
+        back_populates="conversation", order_by="TurnRecord.n", cascade="all, delete-orphan"
+    )
+
+
+class TurnRecord(Base):
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "n"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    n: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    notices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(8))
+    refused: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str] = mapped_column(String(32))
+    lexical_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
+    feedback: Mapped[FeedbackRecord | None] = relationship(
+        back_populates="turn", cascade="all, delete-orphan"
+    )
+
+
+class FeedbackRecord(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    turn_id: Mapped[int] = mapped_column(
+        ForeignKey("turns.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    rating: Mapped[str] = mapped_column(String(8))  # up | down
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+    turn: Mapped[TurnRecord] = relationship(back_populates="feedback")
+
+
+@dataclass(frozen=True)
+class SavedTurn:
+    conversation_id: str
+    n: int
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file gets its folder, WAL and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class Conversations:
+    """The repository: every read and write of conversations goes through here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        Base.metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Conversations:
+        return cls(make_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    def get(self, conversation_id: str) -> ConversationRecord:
+        """The conversation with its turns and their feedback loaded."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            record = session.get(ConversationRecord, conversation_id)
+            if record is None:
+                raise UnknownConversation(conversation_id)
+            for turn in record.turns:
+                _ = turn.feedback  # load before the session closes
+            return record
+
+    def exists(self, conversation_id: str) -> bool:
+        with Session(self.engine) as session:
+            return session.get(ConversationRecord, conversation_id) is not None
+
+    def history(self, conversation_id: str, turns: int) -> list[Turn]:
+        """The last ``turns`` exchanges as the pipeline's alternating user/assistant turns."""
+        if turns <= 0:
+            return []
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(TurnRecord)
+                .where(TurnRecord.conversation_id == conversation_id)
+                .order_by(TurnRecord.n.desc())
+                .limit(turns)
+            ).all()
+        history: list[Turn] = []
+        for row in reversed(rows):
+            history += [Turn("user", row.question), Turn("assistant", row.answer)]
+        return history
+
+    def add_turn(
+        self, conversation_id: str, question: str, answer: Answer, *, attempts: int = 3
+    ) -> SavedTurn:
+        """Store a question and its answer as the next turn (the conversation is created
+        by its first turn); two writers racing for the same number retry."""
+        for attempt in range(attempts):
+            try:
+                with Session(self.engine) as session, session.begin():
+                    if session.get(ConversationRecord, conversation_id) is None:
+                        title = " ".join(question.split())[:TITLE_CHARS]
+                        session.add(ConversationRecord(id=conversation_id, title=title))
+                        session.flush()
+                    last = session.scalar(
+                        select(func.max(TurnRecord.n)).where(
+                            TurnRecord.conversation_id == conversation_id
+                        )
+                    )
+                    n = (last or 0) + 1
+                    session.add(
+                        TurnRecord(
+                            conversation_id=conversation_id,
+                            n=n,
+                            question=question,
+                            answer=answer.text,
+                            citations=[c.as_dict() for c in answer.citations],
+                            notices=list(answer.notices),
+                            language=answer.language,
+                            refused=answer.refused,
+                            mode=answer.mode,
+                            lexical_only=answer.lexical_only,
+                        )
+                    )
+                return SavedTurn(conversation_id, n)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def set_feedback(
+        self, conversation_id: str, n: int, rating: str, comment: str | None
+    ) -> FeedbackRecord:
+        """Record (or replace) the feedback on one turn."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            if session.get(ConversationRecord, conversation_id) is None:
+                raise UnknownConversation(conversation_id)
+            turn = session.scalar(
+                select(TurnRecord).where(
+                    TurnRecord.conversation_id == conversation_id, TurnRecord.n == n
+                )
+            )
+            if turn is None:
+                raise UnknownTurn(f"{conversation_id} has no turn {n}")
+            feedback = turn.feedback or FeedbackRecord(turn=turn, rating=rating)
+            feedback.rating = rating
+            feedback.comment = comment or None
+            session.add(feedback)
+        return feedback
+
+    def feedback(self, conversation_id: str) -> Sequence[tuple[int, FeedbackRecord]]:
+        """(turn number, feedback) of a conversation, for reports and tests."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = session.execute(
+                select(TurnRecord.n, FeedbackRecord)
+                .join(FeedbackRecord.turn)
+                .where(TurnRecord.conversation_id == conversation_id)
+                .order_by(TurnRecord.n)
+            ).all()
+        return [(n, record) for n, record in rows]

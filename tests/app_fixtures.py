@@ -1,0 +1,110 @@
+"""Fixtures for the API and browser tests: one index of the sample corpus per session,
+apps over it, and a real uvicorn server in a thread (the same process, so the loaded
+embedder is shared and tests can reach ``app.state``)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from assistant.api import create_app
+from assistant.settings import Settings
+from ingest.index import Indexer
+from tests.conftest import DATA, MANIFEST, make_settings
+from tests.servers import free_port
+
+T = TypeVar("T")
+
+
+def copy_sample_corpus(root: Path) -> Path:
+    """The sample corpus with its manifest and the HS sample, under ``root/corpus``."""
+    corpus = root / "corpus"
+    shutil.copytree(DATA / "sample", corpus)
+    (corpus / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
+    hs = corpus / "hs-nomenclature"
+    hs.mkdir()
+    shutil.copy(DATA / "hs-sample.csv", hs / "harmonized-system.csv")
+    shutil.copy(DATA / "sections.csv", hs / "sections.csv")
+    return corpus
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s")
+        pause.wait(0.05)
+
+
+def indexing_phase(client) -> str:
+    return client.get("/readyz").json()["indexing"]["phase"]
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, embeddings) -> Settings:
+    """The sample corpus fully indexed (BM25 and vectors) once for the session."""
+    root = tmp_path_factory.mktemp("sample-index")
+    settings = make_settings(root / "var", copy_sample_corpus(root))
+    Indexer(settings, embeddings).run([settings.corpus_dir])
+    return settings
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    settings: Settings
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1:``port`` in a daemon thread."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        wait_for(lambda: self.server.started or not self.thread.is_alive(), 60, "uvicorn start")
+        if not self.server.started:
+            raise RuntimeError("uvicorn did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(60)
+
+
+@pytest.fixture(scope="session")
+def other_origin() -> str:
+    """An origin (another port) that the live server lets call its API, for the widget."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_index, embeddings, other_origin) -> Iterator[LiveServer]:
+    """The app on a real port, over the sample index, its vectors loaded."""
+    settings = sample_index.model_copy(update={"cors_origins": [other_origin]})
+    app = create_app(settings, embeddings=embeddings)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with ServerThread(app, port):
+        with httpx.Client(base_url=url) as client:
+            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        yield LiveServer(url=url, app=app, settings=settings)
