@@ -61,8 +61,14 @@ def test_fresh_data_dir_answers_from_keywords_while_vectors_are_built(fresh, emb
     metered = MeteredEmbeddings(embeddings, permits=0)
     client = open_client(fresh, metered, complete=False)
     try:
+        # "embedding" is announced before the delta (and so the total) is known.
         held = wait_for(
-            lambda: (r := readiness(client))["indexing"]["phase"] == "embedding" and r, 60
+            lambda: (
+                (r := readiness(client))["indexing"]["phase"] == "embedding"
+                and r["indexing"]["total"]
+                and r
+            ),
+            60,
         )
         assert held["ready"] and held["documents"] == 7
         total = held["indexing"]["total"]
