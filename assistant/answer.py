@@ -151,7 +151,12 @@ class ExtractiveComposer:
         query = tokenize(question)
         wants_quantity = bool(_ASKS_QUANTITY.search(question))
         candidates: list[tuple[float, int, int, str]] = []  # score, passage rank, position, text
+        # Quote the best document; other documents only from the runner-up passage, so
+        # that an answer does not cite three loosely related texts.
+        best_source = passages[0].source if passages else ""
         for rank, passage in enumerate(passages[:3]):
+            if rank > 1 and passage.source != best_source:
+                continue
             prior = 0.35 / (1 + rank)
             for position, sentence in enumerate(split_sentences(passage.body)):
                 score = self.coverage(query, sentence) + prior - 0.002 * position

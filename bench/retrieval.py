@@ -11,6 +11,7 @@ random fraction F of the others (distractors), to keep sweeps affordable on 2 co
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import random
 import shutil
@@ -27,13 +28,16 @@ from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
 
 
-def subset_corpus(corpus: Path, expected: set[str], fraction: float, seed: int, into: Path) -> Path:
+def subset_corpus(
+    corpus: Path, expected: set[str], fraction: float, seed: int, into: Path, exclude: list[str]
+) -> Path:
     """Symlink the expected files and a random sample of the others into ``into``."""
     rng = random.Random(seed)
     into.mkdir(parents=True, exist_ok=True)
     shutil.copy(corpus / "manifest.yaml", into / "manifest.yaml")
     for path in sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "manifest.yaml"):
         keep = path.name in expected or path.name in {"sections.csv"} or rng.random() < fraction
+        keep = keep and not any(fnmatch.fnmatch(path.name, pattern) for pattern in exclude)
         if keep:
             target = into / path.relative_to(corpus)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +74,9 @@ def main() -> None:
     parser.add_argument("--overlap-ratio", type=float, default=0.12)
     parser.add_argument("--subset", type=float, default=None, help="fraction of distractor files")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--exclude", action="append", default=[], help="file name patterns left out of --subset"
+    )
     parser.add_argument("--k", type=int, default=20)
     args = parser.parse_args()
 
@@ -78,7 +85,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     corpus = PROJECT_ROOT / "corpus"
     if args.subset is not None:
-        corpus = subset_corpus(corpus, expected, args.subset, args.seed, work / "corpus")
+        corpus = subset_corpus(
+            corpus, expected, args.subset, args.seed, work / "corpus", args.exclude
+        )
+        present = {p.name for p in corpus.rglob("*")}
+        items = [i for i in items if not i.sources or set(i.sources) & present]
     for embedder in args.embedder or ["minilm"]:
         embeddings = make_embeddings(embedder)
         for size in args.chunk_size or [1200]:
