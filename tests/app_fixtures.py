@@ -4,12 +4,10 @@ embedder is shared and tests can reach ``app.state``)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -20,22 +18,10 @@ from fastapi import FastAPI
 from assistant.api import create_app
 from assistant.settings import Settings
 from ingest.index import Indexer
-from tests.conftest import DATA, MANIFEST, make_settings
+from tests.conftest import copy_sample_corpus, make_settings
 from tests.servers import free_port
 
 T = TypeVar("T")
-
-
-def copy_sample_corpus(root: Path) -> Path:
-    """The sample corpus with its manifest and the HS sample, under ``root/corpus``."""
-    corpus = root / "corpus"
-    shutil.copytree(DATA / "sample", corpus)
-    (corpus / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
-    hs = corpus / "hs-nomenclature"
-    hs.mkdir()
-    shutil.copy(DATA / "hs-sample.csv", hs / "harmonized-system.csv")
-    shutil.copy(DATA / "sections.csv", hs / "sections.csv")
-    return corpus
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:

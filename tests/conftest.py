@@ -59,17 +59,23 @@ def embeddings() -> NamedEmbeddings:
     return make_embeddings(TEST_EMBEDDER)
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """A small corpus with a manifest, copied so tests may change it."""
-    root = tmp_path / "corpus"
-    shutil.copytree(DATA / "sample", root)
-    (root / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
-    (root / "regs" / "SOURCE.txt").write_text("provenance, not content", encoding="utf-8")
-    hs = root / "hs-nomenclature"
+def copy_sample_corpus(root: Path) -> Path:
+    """The sample corpus with its manifest and the HS sample, under ``root/corpus``."""
+    corpus = root / "corpus"
+    shutil.copytree(DATA / "sample", corpus)
+    (corpus / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
+    hs = corpus / "hs-nomenclature"
     hs.mkdir()
     shutil.copy(DATA / "hs-sample.csv", hs / "harmonized-system.csv")
     shutil.copy(DATA / "sections.csv", hs / "sections.csv")
+    return corpus
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small corpus with a manifest, copied so tests may change it."""
+    root = copy_sample_corpus(tmp_path)
+    (root / "regs" / "SOURCE.txt").write_text("provenance, not content", encoding="utf-8")
     return root
 
 

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 
 import pytest
 
 from assistant.pipeline import Assistant, Turn, merge_history
 from assistant.store import chroma_client, vector_store
-from ingest.index import Indexer
-from tests.conftest import DATA, MANIFEST, make_settings
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, embeddings):
-    """One index of the sample corpus for the whole module (ingest is the slow part)."""
-    root = tmp_path_factory.mktemp("pipeline")
-    corpus = root / "corpus"
-    shutil.copytree(DATA / "sample", corpus)
-    (corpus / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
-    hs = corpus / "hs-nomenclature"
-    hs.mkdir()
-    shutil.copy(DATA / "hs-sample.csv", hs / "harmonized-system.csv")
-    shutil.copy(DATA / "sections.csv", hs / "sections.csv")
-    settings = make_settings(root / "var", corpus)
-    Indexer(settings, embeddings).run([corpus])
-    return settings
+def built(sample_index):
+    """The session's index of the sample corpus (see tests/app_fixtures.py)."""
+    return sample_index
 
 
 @pytest.fixture

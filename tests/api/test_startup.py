@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from assistant import cli
 from assistant.embeddings import NamedEmbeddings
 from tests.api.conftest import open_client
-from tests.app_fixtures import copy_sample_corpus, wait_for
-from tests.conftest import PYTHON, make_settings, subprocess_env
+from tests.app_fixtures import wait_for
+from tests.conftest import PYTHON, copy_sample_corpus, make_settings, subprocess_env
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
