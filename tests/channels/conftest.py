@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from assistant.settings import Settings
 from tests.api.conftest import open_client
-from tests.browser.conftest import browser, new_page  # noqa: F401 (the same chromium set-up)
 from tests.channels.graph_server import GraphStandIn
 
 APP_SECRET = "test-app-secret"
