@@ -65,9 +65,10 @@ class HSCandidate:
 
 
 class HSLookup:
-    def __init__(self, retriever: Retriever, lexical: LexicalIndex) -> None:
+    def __init__(self, retriever: Retriever, lexical: LexicalIndex, *, prior: float = 0.3) -> None:
         self.retriever = retriever
         self.lexical = lexical
+        self.prior = prior  # weight of the heading's retrieval rank against the line's words
 
     def candidates(self, description: str, *, k: int = 3, weights: dict[str, float] | None = None):
         """The ``k`` best 6-digit subheadings for a product description.
@@ -77,7 +78,7 @@ class HSLookup:
         tokens = tokenize(description)
         if not tokens:
             return []
-        headings = self.retriever.search(description, k=5, filters={"source": HS_SOURCE})
+        headings = self.retriever.search(description, k=8, filters={"source": HS_SOURCE})
         weight = {t: self.lexical.idf(t) * (weights or {}).get(t, 1.0) for t in set(tokens)}
         total = sum(weight.values()) or 1.0
         scored: list[HSCandidate] = []
@@ -94,7 +95,7 @@ class HSLookup:
                 # share is a narrower category than asked for; exclusions are not qualifiers.
                 qualifiers = set(tokenize(_EXCLUSION.split(desc)[0])) - heading_words
                 extra = len(qualifiers - weight.keys()) / len(qualifiers) if qualifiers else 0.0
-                score = own + 0.3 * inherited + 0.4 / (1 + rank) - 0.15 * extra
+                score = own + 0.3 * inherited + self.prior / (1 + rank) - 0.15 * extra
                 scored.append(
                     HSCandidate(code, desc, heading_code, heading_desc, passage, round(score, 4))
                 )

@@ -164,6 +164,8 @@ class Assistant:
         )
 
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
+        """HS codes for the product in ``query``; the words of ``question`` (this turn,
+        with its English expansion) count double, so a follow-up's new words decide."""
         description = product_description(query)
         weights = {t: 2.0 for t in tokenize(product_description(question))}
         found = self.hs.candidates(description, k=3, weights=weights)
@@ -223,7 +225,8 @@ class Assistant:
         expanded = expand_query(query, language, countries)
 
         if asks_for_hs_code(query):
-            hs_answer = self._hs_answer(expanded, question, language)
+            current = expand_query(question, language, countries)
+            hs_answer = self._hs_answer(expanded, current, language)
             if hs_answer is not None:
                 yield from self._emit(hs_answer)
                 return
