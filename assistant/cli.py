@@ -57,14 +57,12 @@ def evaluate(
     """Answer every question and print retrieval, grounding, refusal and latency figures,
     overall and per language."""
     from assistant.evaluation import load_items, run_eval, summarise
-    from assistant.pipeline import Turn
 
     items = load_items(questions)
     assistant = _open(Settings())
 
     def ask(item):
-        history = [Turn(t["role"], t["content"]) for t in item.history]
-        return assistant.answer(item.question, history)
+        return assistant.answer(item.question, item.turns)
 
     results = run_eval(items, ask)
     if out:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.answer import Answer
+from assistant.pipeline import Turn, merge_history
 
 __all__ = ["EvalItem", "EvalResult", "load_items", "retrieval_query", "run_eval", "summarise"]
 
@@ -27,6 +28,10 @@ class EvalItem:
     answerable: bool = True
     sources: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
+
+    @property
+    def turns(self) -> list[Turn]:
+        return [Turn(t["role"], t["content"]) for t in self.history]
 
 
 @dataclass
@@ -58,9 +63,8 @@ def load_items(path: Path) -> list[EvalItem]:
 
 
 def retrieval_query(item: EvalItem) -> str:
-    """The question merged with the previous user turn, so follow-ups keep their topic."""
-    previous = [turn["content"] for turn in item.history if turn.get("role") == "user"]
-    return f"{previous[-1]} {item.question}" if previous else item.question
+    """The query the assistant itself retrieves with (follow-ups merged with the history)."""
+    return merge_history(item.question, item.turns)
 
 
 def _matches(source: str, expected: Iterable[str]) -> bool:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from assistant.evaluation import load_items, retrieval_query
-from assistant.pipeline import Assistant, Turn
+from assistant.pipeline import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT = PROJECT_ROOT.parent / "shared/eval/dev.jsonl"
@@ -52,9 +52,8 @@ def main() -> None:
     ours, naive = [], []
     for _ in range(args.repeat):
         for item in items:
-            history = [Turn(t["role"], t["content"]) for t in item.history]
             started = time.perf_counter()
-            answer = bot.answer(item.question, history)
+            answer = bot.answer(item.question, item.turns)
             total = time.perf_counter() - started
             t = bot.retriever.last_timings
             retrieval = t.embed + t.dense + t.lexical + t.fusion
