@@ -118,4 +118,5 @@ def serve(
         workers=workers,
         log_config=_log_config(),
         timeout_graceful_shutdown=30,
+        proxy_headers=False,  # the app believes forwarded headers from trusted_proxies only
     )

@@ -178,6 +178,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ar": "شكرًا على رسالتك. لا أستطيع قراءة سوى النصوص، فاكتب سؤالك عن التصدير أو الجمارك "
         "أو ضريبة القيمة المضافة.",
     },
+    "rate_limited": {
+        "en": "You have sent many messages in a short time. Please wait {seconds} seconds "
+        "before sending the next one.",
+        "fr": "Vous avez envoyé beaucoup de messages en peu de temps. Merci d'attendre "
+        "{seconds} secondes avant le prochain.",
+        "es": "Ha enviado muchos mensajes en poco tiempo. Espere {seconds} segundos antes de "
+        "enviar el siguiente.",
+        "pt": "Enviou muitas mensagens em pouco tempo. Aguarde {seconds} segundos antes de "
+        "enviar a próxima.",
+        "ar": "لقد أرسلت رسائل كثيرة في وقت قصير. يُرجى الانتظار {seconds} ثانية قبل إرسال "
+        "الرسالة التالية.",
+    },
     "answer_failed": {
         "en": "Sorry, I could not answer just now. Please send your question again in a few "
         "minutes.",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["PROJECT_ROOT", "Settings"]
+__all__ = ["PROJECT_ROOT", "Settings", "masked_url"]
 
 
 class Settings(BaseSettings):
@@ -169,6 +172,38 @@ class Settings(BaseSettings):
         "Empty: the helpdesk is closed.",
     )
 
+    # ------------------------------------------------------------ abuse
+    rate_limit: str = Field(
+        default="30/minute",
+        description="Questions per client IP address (/api/chat, its stream and "
+        "/v1/chat/completions together), a `limits` string: '30/minute', '30/minute;500/day'. "
+        "Empty: no limit.",
+    )
+    feedback_rate_limit: str = Field(
+        default="60/minute", description="Feedback ratings per client IP address. Empty: none."
+    )
+    helpdesk_rate_limit: str = Field(
+        default="120/minute",
+        description="Helpdesk API calls per client IP address, counted before the key is "
+        "checked (so that keys cannot be guessed quickly). Empty: no limit.",
+    )
+    whatsapp_rate_limit: str = Field(
+        default="10/minute",
+        description="Messages answered per WhatsApp number (Meta and Twilio); those over it "
+        "are recorded, and the sender is asked once to wait. Empty: no limit.",
+    )
+    rate_limit_storage_url: str = Field(
+        default="",
+        description="Where the counts live: empty for this process's memory; a Redis URL "
+        "(redis://host:6379/0) for counts shared by several workers or servers.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of your reverse proxies, comma-separated "
+        "(127.0.0.1, 10.0.0.0/8): their X-Forwarded-For and X-Forwarded-Proto are believed. "
+        "Empty: forwarded headers are ignored and the connecting address is the client.",
+    )
+
     @field_validator("helpdesk_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: str | list | None) -> list:
@@ -199,6 +234,26 @@ class Settings(BaseSettings):
             value = value.split(",")
         return [origin.strip().rstrip("/") for origin in value if origin.strip()]
 
+    @field_validator(
+        "rate_limit", "feedback_rate_limit", "helpdesk_rate_limit", "whatsapp_rate_limit"
+    )
+    @classmethod
+    def _check_budget(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # a malformed budget stops the start, naming itself
+        return value.strip()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: str | list[str] | None) -> list[str]:
+        if isinstance(value, str):
+            value = value.split(",")
+        proxies = [proxy.strip() for proxy in value or [] if proxy.strip()]
+        for proxy in proxies:
+            if proxy != "*":
+                ipaddress.ip_network(proxy, strict=False)  # ValueError names it
+        return proxies
+
     @field_validator("chroma_url", "llm", "llm_base_url", "database_url", mode="before")
     @classmethod
     def _empty_url_is_none(cls, value: str | None) -> str | None:
@@ -216,3 +271,12 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The conversations database URL: ``database_url``, else SQLite under data_dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'assistant.db'}"
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``: fit for a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

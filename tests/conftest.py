@@ -86,6 +86,11 @@ def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
         embedder=TEST_EMBEDDER,
         chunk_size=400,
         chunk_overlap=40,
+        # Tests send many requests from one address; tests/security turn budgets on.
+        rate_limit="",
+        feedback_rate_limit="",
+        helpdesk_rate_limit="",
+        whatsapp_rate_limit="",
         _env_file=None,
     )
     values.update(overrides)

@@ -15,8 +15,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from assistant.api.deps import within_budget
 from assistant.api.errors import ApiError, BodySizeLimit, install_error_handlers
+from assistant.api.headers import PAGE_CSP, SecuredApp
 from assistant.api.indexing import BackgroundIndexer
 from assistant.api.library import Library
 from assistant.api.routes import (
@@ -29,10 +32,12 @@ from assistant.api.routes import (
     sources,
     whatsapp,
 )
+from assistant.api.schemas import error_responses
 from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
 from assistant.pipeline import Assistant
-from assistant.settings import PROJECT_ROOT, Settings
+from assistant.ratelimit import Budgets
+from assistant.settings import PROJECT_ROOT, Settings, masked_url
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -41,18 +46,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = PROJECT_ROOT / "web"
 WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
 
-PAGE_CSP = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'self'"
-)
-
-
 WEB_TYPES = {".html", ".js", ".css"}
-WEB_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+WEB_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
 
 
 def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
@@ -60,6 +55,9 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.settings = settings
+        state.budgets = Budgets.from_settings(settings)
+        log.info("%s", state.budgets.describe())
+        log.info("conversations in %s", masked_url(settings.database))
         state.conversations = Conversations.from_url(settings.database)
         state.library = Library(settings.lexical_path)
         state.assistant = Assistant.from_settings(settings)  # keyword search only, for now
@@ -92,7 +90,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
 def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings | None = None):
     """The ASGI app; ``embeddings`` lets tests share one loaded model between apps."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = SecuredApp(
         title="Export Assistant",
         summary="Answers export, customs and cross-border VAT questions with cited sources.",
         version="0.1.0",
@@ -108,8 +106,17 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
             allow_headers=["Content-Type", "Authorization"],
             max_age=600,
         )
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Budgets per client address; /v1/chat/completions counts as a question too (openai.py).
+    budgets = {chat: "questions", feedback: "feedback", helpdesk: "helpdesk"}
     for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
-        app.include_router(module.router)
+        budget = budgets.get(module)
+        app.include_router(
+            module.router,
+            dependencies=[within_budget(budget)] if budget else None,
+            responses=error_responses(429) if budget else None,
+        )
 
     add_web_routes(app)
     return app

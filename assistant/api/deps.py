@@ -14,6 +14,7 @@ from assistant.api.library import Library
 from assistant.api.schemas import ChatRequest
 from assistant.conversations import Conversations
 from assistant.pipeline import Assistant, Turn
+from assistant.ratelimit import Budgets
 from assistant.settings import Settings
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "LibraryDep",
     "SettingsDep",
     "check_message",
+    "client_ip",
     "conversation_not_found",
+    "within_budget",
 ]
 
 RETRY_SECONDS = 5
@@ -54,6 +57,30 @@ def get_library(request: Request) -> Library:
 
 def get_indexer(request: Request) -> BackgroundIndexer:
     return request.app.state.indexer
+
+
+def client_ip(request: Request) -> str:
+    """The client's address: the connecting one, or the one a trusted proxy forwarded
+    (``ProxyHeadersMiddleware``, set up from ``trusted_proxies``, put it in the scope)."""
+    return request.client.host if request.client else "unknown"
+
+
+def within_budget(budget: str):
+    """A route dependency: 429, with Retry-After, when the client's address has used up
+    ``budget`` (see ``assistant.ratelimit``)."""
+
+    def check(request: Request) -> None:
+        budgets: Budgets = request.app.state.budgets
+        refusal = budgets.hit(budget, client_ip(request))
+        if refusal is not None:
+            raise ApiError(
+                429,
+                f"Too many requests ({refusal.limit}); try again in {refusal.retry_after} s.",
+                code="rate_limited",
+                headers={"Retry-After": str(refusal.retry_after)},
+            )
+
+    return Depends(check)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -306,6 +306,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found",
     413: "Request body too large",
     422: "Invalid request: empty or too long message, unknown field or filter",
+    429: "Too many requests from this address; retry after Retry-After seconds",
     503: "The index is being prepared; retry after a few seconds",
 }
 

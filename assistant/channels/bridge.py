@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from assistant.answer import Answer, Citation
 from assistant.channels.phone import (
@@ -39,9 +40,10 @@ from assistant.channels.whatsapp import (
 from assistant.conversations import Conversations, UnknownConversation
 from assistant.language import detect_language, message
 from assistant.pipeline import Assistant
+from assistant.ratelimit import Budgets
 from assistant.settings import Settings
 
-__all__ = ["Bridge", "WhatsAppWorker"]
+__all__ = ["Bridge", "Outcome", "WhatsAppWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,16 @@ def _turn_answer(record) -> Answer:
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What to send for a message, and the state to record it in: "answered",
+    "limited" (over the sender's budget: not answered) or "failed" (with ``error``)."""
+
+    replies: list[Reply]
+    state: str
+    error: str | None = None
+
+
 class Bridge:
     """One inbound message -> its replies, for every phone channel."""
 
@@ -72,11 +84,13 @@ class Bridge:
         records: WhatsAppRecords,
         conversations: Conversations,
         assistant: Callable[[], Assistant],
+        budgets: Budgets,
     ) -> None:
         self.settings = settings
         self.records = records
         self.conversations = conversations
         self.assistant = assistant  # a getter: the app swaps in the vector-backed one
+        self.budgets = budgets  # "whatsapp": messages answered per sender
 
     def replies(self, inbound: Inbound) -> list[Reply]:
         """A question's answer, a button's action, or a polite word for a photo."""
@@ -92,14 +106,26 @@ class Bridge:
         language = detect_language(inbound.text) if inbound.text.strip() else chat.language
         return [Reply(message("non_text", language))]
 
-    def respond(self, inbound: Inbound) -> tuple[list[Reply], str | None]:
-        """The replies; when answering raised, an apology and what went wrong."""
+    def respond(self, inbound: Inbound) -> Outcome:
+        """The replies; over the sender's budget, none but one request to wait per
+        window; when answering raised, an apology and what went wrong."""
+        if inbound.kind not in SILENT_KINDS:
+            refusal = self.budgets.hit("whatsapp", inbound.sender)
+            if refusal is not None:
+                log.info("WhatsApp message %s over its sender's budget", inbound.id)
+                if not self.budgets.first_refusal("whatsapp", inbound.sender, refusal):
+                    return Outcome([], "limited")
+                text = inbound.text if inbound.kind == "text" else ""
+                language = detect_language(text, self.records.chat(inbound.sender).language)
+                wait = message("rate_limited", language, seconds=str(refusal.retry_after))
+                return Outcome([Reply(wait)], "limited")
         try:
-            return self.replies(inbound), None
+            return Outcome(self.replies(inbound), "answered")
         except Exception as exc:
             log.exception("answering message %s failed", inbound.id)
             language = self.records.chat(inbound.sender).language
-            return [Reply(message("answer_failed", language))], f"{type(exc).__name__}: {exc}"
+            apology = [Reply(message("answer_failed", language))]
+            return Outcome(apology, "failed", f"{type(exc).__name__}: {exc}")
 
     def _answer(self, sender: str, chat: Chat, text: str) -> list[Reply]:
         question = " ".join(text.split())[: self.settings.max_message_chars]
@@ -215,9 +241,9 @@ class WhatsAppWorker:
         inbound = self.records.claim(message_id)
         if inbound is None:
             return
-        replies, error = self.bridge.respond(inbound)
-        error = self._send_all(inbound, replies) or error
-        self.records.finish(message_id, "failed" if error else "answered", error)
+        outcome = self.bridge.respond(inbound)
+        error = self._send_all(inbound, outcome.replies) or outcome.error
+        self.records.finish(message_id, "failed" if error else outcome.state, error)
 
     def _send_all(self, inbound: Inbound, replies: list[Reply]) -> str | None:
         """Send in order, stopping at the first message Meta would not take (the next

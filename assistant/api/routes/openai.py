@@ -24,7 +24,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer
-from assistant.api.deps import AssistantDep, SettingsDep, check_message
+from assistant.api.deps import AssistantDep, SettingsDep, check_message, within_budget
 from assistant.api.errors import ApiError
 from assistant.api.schemas import SSE_EVENTS, CitationOut, Filters, error_responses
 from assistant.pipeline import Assistant, Turn
@@ -180,8 +180,9 @@ def _info(answer: Answer) -> AnswerInfo:
 
 @router.post(
     "/chat/completions",
+    dependencies=[within_budget("questions")],
     responses={
-        **error_responses(400, 413, 422, 503),
+        **error_responses(400, 413, 422, 429, 503),
         200: {"content": SSE_EVENTS},
     },
 )

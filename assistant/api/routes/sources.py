@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api/sources", tags=["sources"])
 
 _BAD_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|^/|\\|\x00|//")
 
-PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'"
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
 
 
 def _check_source(source: str) -> str:
@@ -80,7 +82,7 @@ def get_source(
     if _wants_html(request, format):
         return HTMLResponse(
             render_page(document),
-            headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"},
+            headers={"Content-Security-Policy": PAGE_CSP},
         )
     return document
 

@@ -44,7 +44,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     settings = state.settings
     records = WhatsAppRecords(state.conversations.engine)
-    state.phone_bridge = Bridge(settings, records, state.conversations, lambda: state.assistant)
+    state.phone_bridge = Bridge(
+        settings, records, state.conversations, lambda: state.assistant, state.budgets
+    )
     state.whatsapp = None
     missing = missing_settings(settings)
     if not missing:
@@ -150,6 +152,6 @@ def _answer_once(bridge: Bridge, form: dict[str, str]) -> list:
         return []
     if bridge.records.claim(inbound.id) is None:
         return []
-    replies, error = bridge.respond(inbound)
-    bridge.records.finish(inbound.id, "failed" if error else "answered", error)
-    return replies
+    outcome = bridge.respond(inbound)
+    bridge.records.finish(inbound.id, outcome.state, outcome.error)
+    return outcome.replies

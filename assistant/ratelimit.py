@@ -1,0 +1,94 @@
+"""Request budgets per client (an IP address, a WhatsApp number), counted by `limits`.
+
+A budget is a `limits` string such as ``"30/minute"`` (several: ``"30/minute;500/day"``);
+an empty one is no limit. The counts live in memory (one process) or in Redis
+(``rate_limit_storage_url``), which several workers or servers then share. Windows are
+moving: "30/minute" is at most 30 in any 60 seconds.
+
+When the storage cannot be reached the request is let through and a warning logged:
+the assistant staying up matters more than a budget being kept for a while.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from assistant.settings import Settings, masked_url
+
+__all__ = ["Budgets", "Refusal", "parse_budget"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_budget(text: str) -> list[RateLimitItem]:
+    """The limits of a budget string; none for an empty one (ValueError when malformed)."""
+    return parse_many(text) if text.strip() else []
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request over its budget: which limit it broke, and when there is room again."""
+
+    limit: RateLimitItem
+    retry_after: int  # whole seconds, at least 1
+
+
+class Budgets:
+    """Named budgets (``"questions"``, ``"whatsapp"``…) counted per client key."""
+
+    def __init__(self, budgets: dict[str, str], storage_url: str = "") -> None:
+        self.budgets = {name: parse_budget(text) for name, text in budgets.items()}
+        self._storage_url = masked_url(storage_url) if storage_url else "memory"
+        storage = storage_from_string(storage_url or "memory://", wrap_exceptions=True)
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budgets:
+        budgets = {
+            "questions": settings.rate_limit,
+            "feedback": settings.feedback_rate_limit,
+            "helpdesk": settings.helpdesk_rate_limit,
+            "whatsapp": settings.whatsapp_rate_limit,
+        }
+        return cls(budgets, settings.rate_limit_storage_url)
+
+    def describe(self) -> str:
+        """What is limited, for the start-up log (the storage URL without its password)."""
+        on = [
+            f"{name} {'; '.join(map(str, limits))}"
+            for name, limits in self.budgets.items()
+            if limits
+        ]
+        return f"rate limits: {', '.join(on) or 'off'} (counted in {self._storage_url})"
+
+    def hit(self, budget: str, key: str) -> Refusal | None:
+        """Count one request of ``key`` against ``budget``: None while within it."""
+        try:
+            for limit in self.budgets[budget]:
+                if not self._limiter.hit(limit, budget, key):
+                    reset = self._limiter.get_window_stats(limit, budget, key).reset_time
+                    return Refusal(limit, max(1, math.ceil(reset - time.time())))
+        except StorageError as exc:
+            log.warning(
+                "rate limit storage unavailable, not limiting: %s",
+                type(exc.storage_error).__name__,
+            )
+        return None
+
+    def first_refusal(self, budget: str, key: str, refusal: Refusal) -> bool:
+        """True for the first refusal of ``key`` in the window of the limit it broke:
+        someone told to slow down is told once, not at every message."""
+        limit = refusal.limit
+        once = type(limit)(1, limit.multiples, namespace="ONCE")
+        try:
+            return self._limiter.hit(once, budget, key)
+        except StorageError:
+            return True
