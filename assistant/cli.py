@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -75,13 +77,31 @@ def evaluate(
         typer.echo(f"{lang}: {json.dumps(summarise([r for r in results if r.item.lang == lang]))}")
 
 
+class RedactSecrets(logging.Filter):
+    """Masks the verify token in the access log: Meta sends it in the query string of
+    the webhook handshake (GET /whatsapp/webhook?hub.verify_token=…), which uvicorn logs."""
+
+    _TOKEN = re.compile(r"(hub\.verify_token=)[^&\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
 def _log_config() -> dict:
-    """Uvicorn's logging, plus our loggers (start-up indexing progress) on the same handler."""
+    """Uvicorn's logging, plus our loggers (start-up indexing progress) on the same handler,
+    and no secret in the access log."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"secrets": {"()": RedactSecrets}}
+    config["loggers"]["uvicorn.access"]["filters"] = ["secrets"]
     config["loggers"]["assistant"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     config["loggers"]["ingest"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config

@@ -58,10 +58,12 @@ class LiveServer:
 
 
 class ServerThread:
-    """uvicorn serving ``app`` on 127.0.0.1:``port`` in a daemon thread."""
+    """uvicorn serving ``app`` on 127.0.0.1:``port`` in a daemon thread; ``options``
+    for ``uvicorn.Config``."""
 
-    def __init__(self, app: FastAPI, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    def __init__(self, app: FastAPI, port: int, **options) -> None:
+        options = {"log_level": "warning", **options}
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
