@@ -107,18 +107,9 @@ class Bridge:
         return [Reply(message("non_text", language))]
 
     def respond(self, inbound: Inbound) -> Outcome:
-        """The replies; over the sender's budget, none but one request to wait per
-        window; when answering raised, an apology and what went wrong."""
-        if inbound.kind not in SILENT_KINDS:
-            refusal = self.budgets.hit("whatsapp", inbound.sender)
-            if refusal is not None:
-                log.info("WhatsApp message %s over its sender's budget", inbound.id)
-                if not self.budgets.first_refusal("whatsapp", inbound.sender, refusal):
-                    return Outcome([], "limited")
-                text = inbound.text if inbound.kind == "text" else ""
-                language = detect_language(text, self.records.chat(inbound.sender).language)
-                wait = message("rate_limited", language, seconds=str(refusal.retry_after))
-                return Outcome([Reply(wait)], "limited")
+        """The replies; when answering raised, an apology and what went wrong."""
+        if (limited := self._over_budget(inbound)) is not None:
+            return limited
         try:
             return Outcome(self.replies(inbound), "answered")
         except Exception as exc:
@@ -126,6 +117,22 @@ class Bridge:
             language = self.records.chat(inbound.sender).language
             apology = [Reply(message("answer_failed", language))]
             return Outcome(apology, "failed", f"{type(exc).__name__}: {exc}")
+
+    def _over_budget(self, inbound: Inbound) -> Outcome | None:
+        """None within the sender's budget (``whatsapp_rate_limit``); past it, no answer,
+        and once per window a request to wait, in the sender's language."""
+        if inbound.kind in SILENT_KINDS:
+            return None
+        refusal = self.budgets.hit("whatsapp", inbound.sender)
+        if refusal is None:
+            return None
+        log.info("WhatsApp message %s is over its sender's budget", inbound.id)
+        if not self.budgets.first_refusal("whatsapp", inbound.sender, refusal):
+            return Outcome([], "limited")
+        text = inbound.text if inbound.kind == "text" else ""
+        language = detect_language(text, self.records.chat(inbound.sender).language)
+        wait = message("rate_limited", language, seconds=str(refusal.retry_after))
+        return Outcome([Reply(wait)], "limited")
 
     def _answer(self, sender: str, chat: Chat, text: str) -> list[Reply]:
         question = " ".join(text.split())[: self.settings.max_message_chars]
