@@ -130,6 +130,12 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    if workers > 1 and not settings.rate_limit_storage_url:
+        typer.echo(
+            "note: each worker counts rate limits on its own; set "
+            "ASSISTANT_RATE_LIMIT_STORAGE_URL to a Redis server to share them.",
+            err=True,
+        )
     uvicorn.run(
         "assistant.api:create_app",
         factory=True,
