@@ -115,7 +115,7 @@ def serve(
         int | None, typer.Option(min=1, help="Server processes [ASSISTANT_WORKERS].")
     ] = None,
 ) -> None:
-    """Serve the chat page, the API (/docs) and the widget. The index of the corpus is
+    """Serve the chat page, the API (/openapi.json) and the widget. The index of the corpus is
     brought up to date at start-up: keyword search within seconds, vectors in the
     background (progress in the log, on /readyz and on the page)."""
     import uvicorn

@@ -95,6 +95,10 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         summary="Answers export, customs and cross-border VAT questions with cited sources.",
         version="0.1.0",
         lifespan=_lifespan(settings, embeddings),
+        # Swagger UI and ReDoc come from a CDN: blank offline, and outside our CSP.
+        # The schema stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

@@ -2,8 +2,8 @@
 
 Pages set their own Content-Security-Policy (``PAGE_CSP``: nothing from another
 origin); any other response (JSON, errors, redirects) gets ``API_CSP``, which lets
-nothing load or run, so a response opened as a document is inert. FastAPI's own
-/docs and /redoc load Swagger UI and ReDoc from a CDN and keep no CSP.
+nothing load or run, so a response opened as a document is inert. FastAPI's /docs and
+/redoc are off (``create_app``): they load Swagger UI and ReDoc from a CDN.
 """
 
 from __future__ import annotations
@@ -28,20 +28,17 @@ SECURITY_HEADERS = {
 
 
 class SecurityHeaders:
-    """ASGI middleware: ``SECURITY_HEADERS``, and ``API_CSP`` unless the response set a
-    policy or its path is one of ``no_csp``; a header the route set is kept."""
+    """ASGI middleware: ``SECURITY_HEADERS`` and ``API_CSP``; a header the route set
+    (a page's own policy) is kept."""
 
-    def __init__(self, app: ASGIApp, no_csp: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.no_csp = no_csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = dict(SECURITY_HEADERS)
-        if scope["path"] not in self.no_csp:
-            defaults["Content-Security-Policy"] = API_CSP
+        defaults = {**SECURITY_HEADERS, "Content-Security-Policy": API_CSP}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -58,5 +55,4 @@ class SecuredApp(FastAPI):
     (500) outside every middleware added with ``add_middleware``."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        docs = {self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url}
-        return SecurityHeaders(super().build_middleware_stack(), frozenset(docs - {None}))
+        return SecurityHeaders(super().build_middleware_stack())

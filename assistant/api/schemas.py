@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API, with the examples shown in /docs."""
+"""Request and response bodies of the HTTP API, with the examples shown in /openapi.json."""
 
 from __future__ import annotations
 

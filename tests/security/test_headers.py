@@ -135,3 +135,10 @@ def test_an_unhandled_error_gets_the_headers_too():
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert_secured(response)
+
+
+def test_no_page_loads_anything_from_a_cdn(client):
+    """Swagger UI and ReDoc would: they are off, and the schema is still served."""
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").json()["info"]["title"] == "Export Assistant"
