@@ -4,6 +4,11 @@ One turn is a question and the answer it got (text, citations, language, whether
 was refused), numbered from 1 within its conversation. SQLite under the data dir by
 default; any SQLAlchemy URL (``database_url``), such as PostgreSQL, works the same.
 Conversation ids are random UUIDs: knowing one is what gives access to it.
+
+Several server processes may write to one conversation: on PostgreSQL the next turn
+number is taken under a row lock on the conversation; on SQLite, whose writers take
+turns anyway, a clash on the unique (conversation, n) is retried. SQLite waits 30 s
+for a busy database unless the URL says otherwise (``sqlite:///x.db?timeout=5``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
@@ -29,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from assistant.answer import Answer
@@ -40,6 +46,7 @@ __all__ = [
     "Conversations",
     "FeedbackRecord",
     "TurnRecord",
+    "UTCDateTime",
     "UnknownConversation",
     "UnknownTurn",
     "make_engine",
@@ -50,6 +57,18 @@ TITLE_CHARS = 120
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A time zone-aware UTC datetime on every backend (SQLite returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class UnknownConversation(LookupError):
@@ -69,7 +88,7 @@ class ConversationRecord(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     title: Mapped[str] = mapped_column(String(TITLE_CHARS))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
     turns: Mapped[list[TurnRecord]] = relationship(
         back_populates="conversation", order_by="TurnRecord.n", cascade="all, delete-orphan"
     )
@@ -92,7 +111,7 @@ class TurnRecord(Base):
     refused: Mapped[bool] = mapped_column(Boolean)
     mode: Mapped[str] = mapped_column(String(32))
     lexical_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
     conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
     feedback: Mapped[FeedbackRecord | None] = relationship(
         back_populates="turn", cascade="all, delete-orphan"
@@ -108,9 +127,7 @@ class FeedbackRecord(Base):
     )
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
     turn: Mapped[TurnRecord] = relationship(back_populates="feedback")
 
 
@@ -127,7 +144,10 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    connect_args: dict = {"check_same_thread": False}
+    if "timeout" not in parsed.query:
+        connect_args["timeout"] = 30
+    engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:
@@ -167,6 +187,15 @@ class Conversations:
                 _ = turn.feedback  # load before the session closes
             return record
 
+    def reachable(self) -> bool:
+        """Whether the database answers a query (for the readiness check)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except OperationalError:
+            return False
+        return True
+
     def exists(self, conversation_id: str) -> bool:
         with Session(self.engine) as session:
             return session.get(ConversationRecord, conversation_id) is not None
@@ -195,7 +224,12 @@ class Conversations:
         for attempt in range(attempts):
             try:
                 with Session(self.engine) as session, session.begin():
-                    if session.get(ConversationRecord, conversation_id) is None:
+                    # FOR UPDATE (PostgreSQL; SQLite has no row locks and ignores it)
+                    # queues writers to one conversation until the first commits.
+                    conversation = session.get(
+                        ConversationRecord, conversation_id, with_for_update=True
+                    )
+                    if conversation is None:
                         title = " ".join(question.split())[:TITLE_CHARS]
                         session.add(ConversationRecord(id=conversation_id, title=title))
                         session.flush()

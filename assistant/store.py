@@ -24,6 +24,7 @@ __all__ = [
     "IndexMissing",
     "check_collection",
     "chroma_client",
+    "chroma_reachable",
     "existing_collection",
     "vector_store",
 ]
@@ -66,6 +67,21 @@ def chroma_client(settings: Settings) -> ClientAPI:
         )
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def chroma_reachable(settings: Settings) -> bool:
+    """Whether the Chroma server answers (always true for the embedded index). The HTTP
+    client reconnects by itself, so a restarted server is used again at once."""
+    if not settings.chroma_url:
+        return True
+    import httpx
+    from chromadb.errors import ChromaError
+
+    try:
+        chroma_client(settings).heartbeat()
+    except (httpx.HTTPError, ChromaError, ValueError):
+        return False
+    return True
 
 
 def existing_collection(client: ClientAPI, name: str) -> Collection | None:
