@@ -5,17 +5,18 @@ was refused), numbered from 1 within its conversation. SQLite under the data dir
 default; any SQLAlchemy URL (``database_url``), such as PostgreSQL, works the same.
 Conversation ids are random UUIDs: knowing one is what gives access to it.
 
-Several server processes may write to one conversation: on PostgreSQL the next turn
-number is taken under a row lock on the conversation; on SQLite, whose writers take
-turns anyway, a clash on the unique (conversation, n) is retried. SQLite waits 30 s
-for a busy database unless the URL says otherwise (``sqlite:///x.db?timeout=5``).
+Several server processes may write to one conversation: the next turn number is taken
+under a lock (the conversation's row on PostgreSQL, the database's write lock on
+SQLite), and a clash on a new conversation's id is retried. SQLite waits 30 s for a
+busy database unless the URL says otherwise (``sqlite:///x.db?timeout=5``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -177,6 +179,15 @@ class Conversations:
     def new_id() -> str:
         return str(uuid.uuid4())
 
+    @contextmanager
+    def _writing(self, **options) -> Iterator[Session]:
+        """A write transaction. SQLite's starts with the write lock (BEGIN IMMEDIATE), so
+        that nothing it reads, such as the last turn number, changes before it writes."""
+        with Session(self.engine, **options) as session, session.begin():
+            if self.engine.dialect.name == "sqlite":
+                session.execute(text("BEGIN IMMEDIATE"))
+            yield session
+
     def get(self, conversation_id: str) -> ConversationRecord:
         """The conversation with its turns and their feedback loaded."""
         with Session(self.engine, expire_on_commit=False) as session:
@@ -220,12 +231,11 @@ class Conversations:
         self, conversation_id: str, question: str, answer: Answer, *, attempts: int = 3
     ) -> SavedTurn:
         """Store a question and its answer as the next turn (the conversation is created
-        by its first turn); two writers racing for the same number retry."""
+        by its first turn); two writers creating the same conversation at once retry."""
         for attempt in range(attempts):
             try:
-                with Session(self.engine) as session, session.begin():
-                    # FOR UPDATE (PostgreSQL; SQLite has no row locks and ignores it)
-                    # queues writers to one conversation until the first commits.
+                with self._writing() as session:
+                    # FOR UPDATE queues writers to one conversation (SQLite ignores it).
                     conversation = session.get(
                         ConversationRecord, conversation_id, with_for_update=True
                     )
@@ -263,7 +273,7 @@ class Conversations:
         self, conversation_id: str, n: int, rating: str, comment: str | None
     ) -> FeedbackRecord:
         """Record (or replace) the feedback on one turn."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with self._writing(expire_on_commit=False) as session:
             if session.get(ConversationRecord, conversation_id) is None:
                 raise UnknownConversation(conversation_id)
             turn = session.scalar(

@@ -1,0 +1,77 @@
+"""A real PostgreSQL 15 (Debian's packages) for the session, in a temporary directory.
+
+``initdb`` refuses to run as root, so as root the server runs as user ``postgres``
+(``runuser``). It listens on a free loopback port and a socket in its own directory;
+each test gets a fresh database from ``postgres_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.servers import free_port
+
+__all__ = ["PG_BIN", "database_url", "postgres_server", "postgres_url"]
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _run_as_postgres(*command: str) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    result = subprocess.run(
+        [*prefix, *command], capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr or result.stdout}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The admin URL (``postgresql://postgres@127.0.0.1:port/postgres``) of a running server."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}): apt-get install postgresql-15")
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    data, port = root / "data", free_port()
+    _run_as_postgres(
+        str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
+    _run_as_postgres(*pg_ctl, "-o", options, "-w", "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        _run_as_postgres(*pg_ctl, "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A SQLAlchemy URL (psycopg 3) of a new, empty database."""
+    import psycopg  # here, so that the other tests run without it
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = make_url(postgres_server).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The conversations database on each backend: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'conversations.db'}"
+    return request.getfixturevalue("postgres_url")
