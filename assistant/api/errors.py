@@ -34,6 +34,7 @@ __all__ = [
     "error_body",
     "error_response",
     "install_error_handlers",
+    "stream_error",
     "validation_message",
 ]
 
@@ -162,6 +163,19 @@ def validation_message(errors: list[dict]) -> tuple[str, str | None]:
             parts.append(f"{where}: {error['msg']}" if where else error["msg"])
     param = _location(errors[0]["loc"]) if errors else None
     return "Invalid request: " + "; ".join(parts) + ".", param or None
+
+
+def stream_error(exc: Exception, chroma_url: str | None) -> dict:
+    """The error of an answer that failed after its stream opened (the status line is
+    sent, so the error becomes the stream's last event), logged."""
+    error = backend_error(exc, chroma_url)
+    if error is None:
+        log.error("answering failed in a stream", exc_info=exc)
+        return error_body(
+            500, "The answer failed; it has been logged. Please try again.", code="answer_failed"
+        )
+    log.warning("%s in a stream: %s", error.code, exc)
+    return error_body(error.status_code, error.detail, code=error.code)
 
 
 def install_error_handlers(app: FastAPI) -> None:

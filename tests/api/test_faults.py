@@ -88,6 +88,11 @@ def test_chroma_server_killed_then_restarted(tmp_path, embeddings, chroma):
         error = assert_retry_later(ask(client, FOLLOW_UP, conversation), "vector_store_unavailable")
         assert "search index server" in error["message"]
         assert stream_error(client, FOLLOW_UP, conversation)["code"] == "vector_store_unavailable"
+        openai = client.post(
+            "/v1/chat/completions",
+            json={"model": "x", "messages": [{"role": "user", "content": FACTORING}]},
+        )
+        assert_retry_later(openai, "vector_store_unavailable")
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["unavailable"] == ["vector_store"]
         assert turns(client, conversation) == [(1, FACTORING, first["answer"])]

@@ -3,19 +3,16 @@ the next turn of its conversation."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep, SettingsDep
-from assistant.api.errors import backend_error, error_body
+from assistant.api.errors import stream_error
 from assistant.api.schemas import ChatResponse, CitationOut, error_responses
 
 __all__ = ["router"]
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -68,15 +65,4 @@ def chat_stream(
                 done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
                 yield ServerSentEvent(event="done", data=done)
     except Exception as exc:  # the status line is sent: the error becomes an event
-        error = backend_error(exc, settings.chroma_url)
-        if error is None:
-            log.exception("answering failed in a stream")
-            data = error_body(
-                500,
-                "The answer failed; it has been logged. Please try again.",
-                code="answer_failed",
-            )
-        else:
-            log.warning("%s in a stream: %s", error.code, exc)
-            data = error_body(error.status_code, error.detail, code=error.code)
-        yield ServerSentEvent(event="error", data=data)
+        yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))
