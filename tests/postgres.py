@@ -1,4 +1,4 @@
-"""A real PostgreSQL 15 (Debian's packages) for the session, in a temporary directory.
+"""A real PostgreSQL 15 (Debian's packages) in a temporary directory.
 
 ``initdb`` refuses to run as root, so as root the server runs as user ``postgres``
 (``runuser``). It listens on a free loopback port and a socket in its own directory;
@@ -7,6 +7,7 @@ each test gets a fresh database from ``postgres_url``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from tests.servers import free_port
 
-__all__ = ["PG_BIN", "database_url", "postgres_server", "postgres_url"]
+__all__ = ["PG_BIN", "PostgresServer", "database_url", "postgres_server", "postgres_url"]
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -34,39 +35,60 @@ def _run_as_postgres(*command: str) -> None:
         raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr or result.stdout}")
 
 
+class PostgresServer:
+    """A cluster of its own (``initdb``) on a free port, which tests may stop and start
+    again (same port, same data); ``close`` stops it and deletes it."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}): apt-get install postgresql")
+        # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+        self.root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        data = self.root / "data"
+        self._pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log")]
+        _run_as_postgres(
+            str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        _run_as_postgres(*self._pg_ctl, "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        _run_as_postgres(*self._pg_ctl, "-m", mode, "-w", "stop")
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):  # stopped already
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self) -> str:
+        """A SQLAlchemy URL (psycopg 3) of a new, empty database."""
+        import psycopg  # here, so that the other tests run without it
+
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = make_url(self.url).set(drivername="postgresql+psycopg", database=name)
+        return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The admin URL (``postgresql://postgres@127.0.0.1:port/postgres``) of a running server."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}): apt-get install postgresql-15")
-    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", free_port()
-    _run_as_postgres(
-        str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
-    _run_as_postgres(*pg_ctl, "-o", options, "-w", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _run_as_postgres(*pg_ctl, "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+def postgres_server() -> Iterator[PostgresServer]:
+    """One running server for the session's tests."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A SQLAlchemy URL (psycopg 3) of a new, empty database."""
-    import psycopg  # here, so that the other tests run without it
-
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = make_url(postgres_server).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False)
+def postgres_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.new_database()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -25,6 +25,7 @@ from tests.api.conftest import open_client, sse_events
 from tests.app_fixtures import ServerThread, wait_for
 from tests.conftest import copy_sample_corpus, make_settings
 from tests.disks import fill, small_disk
+from tests.postgres import PostgresServer
 from tests.servers import ChromaServer, free_port
 
 pytestmark = pytest.mark.slow
@@ -214,3 +215,33 @@ def test_full_disk_answers_507_and_keeps_earlier_conversations(sample_index, emb
             assert [n for n, _, _ in turns(client, conversation)] == [1, 2]
         finally:
             client.__exit__(None, None, None)
+
+
+def test_postgresql_restarted_while_the_api_serves(sample_index, embeddings):
+    """The database server goes away: 503 and not ready; it comes back: the pool's
+    pre-ping replaces the dead connections and the conversation goes on."""
+    server = PostgresServer()
+    server.start()
+    settings = sample_index.model_copy(update={"database_url": server.new_database()})
+    client = open_client(settings, embeddings, complete=False)
+    try:
+        first = ask(client, FACTORING).json()
+        conversation = first["conversation_id"]
+
+        server.stop()
+        error = assert_retry_later(ask(client, FOLLOW_UP, conversation), "database_unavailable")
+        assert "not reachable" in error["message"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["unavailable"] == ["database"]
+
+        server.start()
+        again = ask(client, FOLLOW_UP, conversation)
+        assert again.status_code == 200 and again.json()["turn"] == 2
+        assert client.get("/readyz").json()["unavailable"] == []
+        assert turns(client, conversation) == [
+            (1, FACTORING, first["answer"]),
+            (2, FOLLOW_UP, again.json()["answer"]),
+        ]
+    finally:
+        client.__exit__(None, None, None)
+        server.close()
