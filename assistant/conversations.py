@@ -7,8 +7,9 @@ Conversation ids are random UUIDs: knowing one is what gives access to it.
 
 Several server processes may write to one conversation: the next turn number is taken
 under a lock (the conversation's row on PostgreSQL, the database's write lock on
-SQLite), and a clash on a new conversation's id is retried. SQLite waits 30 s for a
-busy database unless the URL says otherwise (``sqlite:///x.db?timeout=5``).
+SQLite), and a clash on a new conversation's id is retried. A lock is waited for 30 s
+unless the URL says otherwise: ``sqlite:///x.db?timeout=5``, or on PostgreSQL
+``postgresql+psycopg://…/db?options=-c%20lock_timeout%3D5s``.
 """
 
 from __future__ import annotations
@@ -139,16 +140,23 @@ class SavedTurn:
     n: int
 
 
+LOCK_WAIT_SECONDS = 30  # then a request gives up on a locked database (503, try again)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file gets its folder, WAL and foreign keys."""
+    """An engine for ``url``; a SQLite file gets its folder, WAL and foreign keys. Both
+    wait ``LOCK_WAIT_SECONDS`` for a lock unless the URL sets its own wait."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        connect_args = {}
+        if parsed.get_driver_name() in ("psycopg", "psycopg2") and "options" not in parsed.query:
+            connect_args["options"] = f"-c lock_timeout={LOCK_WAIT_SECONDS}s"
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args: dict = {"check_same_thread": False}
     if "timeout" not in parsed.query:
-        connect_args["timeout"] = 30
+        connect_args["timeout"] = LOCK_WAIT_SECONDS
     engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")

@@ -12,11 +12,13 @@ import json
 import socket
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from assistant.api import create_app
 from assistant.settings import Settings
@@ -164,25 +166,53 @@ def sqlite_settings(sample_index: Settings, database: Path, timeout: float) -> S
     )
 
 
-def test_locked_database_answers_503_then_recovers(sample_index, embeddings, tmp_path):
-    """Another process holds the write lock longer than the busy timeout: the user is
-    told to try again (the answer is not shown as if saved), and nothing is lost."""
-    database = tmp_path / "busy.db"
-    client = open_client(sqlite_settings(sample_index, database, 0.5), embeddings, complete=False)
+@contextmanager
+def sqlite_write_lock(database: Path, _conversation: str) -> Iterator[None]:
+    """Another process's connection holding SQLite's write lock."""
+    lock = sqlite3.connect(database, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+
+
+@contextmanager
+def postgres_row_lock(url: str, conversation: str) -> Iterator[None]:
+    """Another connection holding the conversation's row lock, as a writer does."""
+    import psycopg
+
+    plain = make_url(url).set(drivername="postgresql", query={})
+    with psycopg.connect(plain.render_as_string(hide_password=False)) as lock:
+        lock.execute("SELECT id FROM conversations WHERE id = %s FOR UPDATE", (conversation,))
+        yield
+        lock.rollback()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_locked_database_answers_503_then_recovers(
+    request, sample_index, embeddings, tmp_path, backend
+):
+    """Another writer holds the lock longer than we wait for it: the user is told to try
+    again (the answer is not shown as if saved), and nothing is lost."""
+    if backend == "sqlite":
+        target, hold = tmp_path / "busy.db", sqlite_write_lock
+        settings = sqlite_settings(sample_index, target, 0.5)
+    else:
+        target, hold = request.getfixturevalue("postgres_url"), postgres_row_lock
+        wait = "?options=-c%20lock_timeout%3D500ms"
+        settings = sample_index.model_copy(update={"database_url": target + wait})
+    client = open_client(settings, embeddings, complete=False)
     try:
         first = ask(client, FACTORING).json()
         conversation = first["conversation_id"]
 
-        lock = sqlite3.connect(database, isolation_level=None)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
+        with hold(target, conversation):
             error = assert_retry_later(ask(client, FOLLOW_UP, conversation), "database_busy")
             assert "database is busy" in error["message"]
             assert stream_error(client, FOLLOW_UP, conversation)["code"] == "database_busy"
             assert turns(client, conversation) == [(1, FACTORING, first["answer"])]
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
 
         again = ask(client, FOLLOW_UP, conversation)
         assert again.status_code == 200 and again.json()["turn"] == 2
