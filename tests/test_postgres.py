@@ -1,5 +1,6 @@
-"""The conversations repository on SQLite and on a real PostgreSQL 15: the same types,
-lengths and time zones, and two processes writing to one conversation at once.
+"""The conversations database on SQLite and on a real PostgreSQL 15: the same types,
+lengths and time zones, processes writing to one conversation at once, and the
+WhatsApp channels' state.
 
 (The API round-trip over both backends is in tests/api/test_conversations.py.)
 """
@@ -13,6 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from assistant.answer import Answer, Citation
+from assistant.channels.records import WhatsAppRecords
+from assistant.channels.whatsapp import Inbound
 from assistant.conversations import TITLE_CHARS, Conversations
 
 pytestmark = pytest.mark.slow
@@ -74,3 +77,21 @@ def test_processes_writing_one_conversation_never_share_a_turn_number(database_u
             f"{writer} {i}" for i in range(TURNS_PER_WRITER)
         ]
         assert mine == sorted(mine), "each writer's turns keep its order"
+
+
+def test_whatsapp_state_in_the_same_database(database_url):
+    """The channels keep their state next to the conversations: the same guarantees on
+    both backends (a repeated delivery refused, a message claimed by one worker only)."""
+    store = Conversations.from_url(database_url)
+    records = WhatsAppRecords(store.engine)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    message = Inbound("wamid.1", "+33600000000", "text", "Bonjour")
+    assert records.receive(message, "meta") and not records.receive(message, "meta")
+    assert records.queued("meta", since) == ["wamid.1"]
+    assert records.claim("wamid.1") == message and records.claim("wamid.1") is None
+    records.finish("wamid.1", "answered")
+    assert records.queued("meta", since) == []
+    first = records.chat("+33600000000")
+    assert records.chat("+33600000000") == first
+    assert records.new_conversation("+33600000000").conversation_id != first.conversation_id
+    store.close()
