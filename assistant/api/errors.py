@@ -26,6 +26,8 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.store import chroma_address
+
 __all__ = [
     "RETRY_SECONDS",
     "ApiError",
@@ -114,8 +116,8 @@ def backend_error(exc: Exception, chroma_url: str | None) -> ApiError | None:
             url = exc.request.url
         except RuntimeError:  # no request attached: not a call to Chroma
             return None
-        chroma = httpx.URL(chroma_url)
-        if (url.host, url.port) == (chroma.host, chroma.port):
+        port = url.port or (443 if url.scheme == "https" else 80)  # httpx drops defaults
+        if (url.host, port) == chroma_address(chroma_url):
             return _unavailable(
                 "The search index server is not reachable; try again in a few seconds.",
                 "vector_store_unavailable",
