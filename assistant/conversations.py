@@ -4,13 +4,20 @@ One turn is a question and the answer it got (text, citations, language, whether
 was refused), numbered from 1 within its conversation. SQLite under the data dir by
 default; any SQLAlchemy URL (``database_url``), such as PostgreSQL, works the same.
 Conversation ids are random UUIDs: knowing one is what gives access to it.
+
+Several server processes may write to one conversation: the next turn number is taken
+under a lock (the conversation's row on PostgreSQL, the database's write lock on
+SQLite), and a clash on a new conversation's id is retried. A lock is waited for 30 s
+unless the URL says otherwise: ``sqlite:///x.db?timeout=5``, or on PostgreSQL
+``postgresql+psycopg://…/db?options=-c%20lock_timeout%3D5s``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +29,16 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from assistant.answer import Answer
@@ -40,6 +49,7 @@ __all__ = [
     "Conversations",
     "FeedbackRecord",
     "TurnRecord",
+    "UTCDateTime",
     "UnknownConversation",
     "UnknownTurn",
     "make_engine",
@@ -50,6 +60,18 @@ TITLE_CHARS = 120
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A time zone-aware UTC datetime on every backend (SQLite returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class UnknownConversation(LookupError):
@@ -69,7 +91,7 @@ class ConversationRecord(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     title: Mapped[str] = mapped_column(String(TITLE_CHARS))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
     turns: Mapped[list[TurnRecord]] = relationship(
         back_populates="conversation", order_by="TurnRecord.n", cascade="all, delete-orphan"
     )
@@ -92,7 +114,7 @@ class TurnRecord(Base):
     refused: Mapped[bool] = mapped_column(Boolean)
     mode: Mapped[str] = mapped_column(String(32))
     lexical_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
     conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
     feedback: Mapped[FeedbackRecord | None] = relationship(
         back_populates="turn", cascade="all, delete-orphan"
@@ -108,9 +130,7 @@ class FeedbackRecord(Base):
     )
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
     turn: Mapped[TurnRecord] = relationship(back_populates="feedback")
 
 
@@ -120,14 +140,24 @@ class SavedTurn:
     n: int
 
 
+LOCK_WAIT_SECONDS = 30  # then a request gives up on a locked database (503, try again)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file gets its folder, WAL and foreign keys."""
+    """An engine for ``url``; a SQLite file gets its folder, WAL and foreign keys. Both
+    wait ``LOCK_WAIT_SECONDS`` for a lock unless the URL sets its own wait."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        connect_args = {}
+        if parsed.get_driver_name() in ("psycopg", "psycopg2") and "options" not in parsed.query:
+            connect_args["options"] = f"-c lock_timeout={LOCK_WAIT_SECONDS}s"
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    connect_args: dict = {"check_same_thread": False}
+    if "timeout" not in parsed.query:
+        connect_args["timeout"] = LOCK_WAIT_SECONDS
+    engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:
@@ -157,6 +187,15 @@ class Conversations:
     def new_id() -> str:
         return str(uuid.uuid4())
 
+    @contextmanager
+    def _writing(self, **options) -> Iterator[Session]:
+        """A write transaction. SQLite's starts with the write lock (BEGIN IMMEDIATE), so
+        that nothing it reads, such as the last turn number, changes before it writes."""
+        with Session(self.engine, **options) as session, session.begin():
+            if self.engine.dialect.name == "sqlite":
+                session.execute(text("BEGIN IMMEDIATE"))
+            yield session
+
     def get(self, conversation_id: str) -> ConversationRecord:
         """The conversation with its turns and their feedback loaded."""
         with Session(self.engine, expire_on_commit=False) as session:
@@ -166,6 +205,15 @@ class Conversations:
             for turn in record.turns:
                 _ = turn.feedback  # load before the session closes
             return record
+
+    def reachable(self) -> bool:
+        """Whether the database answers a query (for the readiness check)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except OperationalError:
+            return False
+        return True
 
     def exists(self, conversation_id: str) -> bool:
         with Session(self.engine) as session:
@@ -191,11 +239,15 @@ class Conversations:
         self, conversation_id: str, question: str, answer: Answer, *, attempts: int = 3
     ) -> SavedTurn:
         """Store a question and its answer as the next turn (the conversation is created
-        by its first turn); two writers racing for the same number retry."""
+        by its first turn); two writers creating the same conversation at once retry."""
         for attempt in range(attempts):
             try:
-                with Session(self.engine) as session, session.begin():
-                    if session.get(ConversationRecord, conversation_id) is None:
+                with self._writing() as session:
+                    # FOR UPDATE queues writers to one conversation (SQLite ignores it).
+                    conversation = session.get(
+                        ConversationRecord, conversation_id, with_for_update=True
+                    )
+                    if conversation is None:
                         title = " ".join(question.split())[:TITLE_CHARS]
                         session.add(ConversationRecord(id=conversation_id, title=title))
                         session.flush()
@@ -229,7 +281,7 @@ class Conversations:
         self, conversation_id: str, n: int, rating: str, comment: str | None
     ) -> FeedbackRecord:
         """Record (or replace) the feedback on one turn."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with self._writing(expire_on_commit=False) as session:
             if session.get(ConversationRecord, conversation_id) is None:
                 raise UnknownConversation(conversation_id)
             turn = session.scalar(

@@ -23,7 +23,9 @@ __all__ = [
     "EmbedderMismatch",
     "IndexMissing",
     "check_collection",
+    "chroma_address",
     "chroma_client",
+    "chroma_reachable",
     "existing_collection",
     "vector_store",
 ]
@@ -48,6 +50,14 @@ class EmbedderMismatch(RuntimeError):
         self.configured = configured
 
 
+def chroma_address(url: str) -> tuple[str, int]:
+    """(host, port) of a Chroma server URL, with Chroma's default port."""
+    parsed = urlparse(url)
+    return parsed.hostname or "localhost", parsed.port or (
+        443 if parsed.scheme == "https" else 8000
+    )
+
+
 def chroma_client(settings: Settings) -> ClientAPI:
     """An embedded persistent client, or an HTTP client when ``chroma_url`` is set."""
     # Chroma reads this variable too; set it so no code path phones home.
@@ -57,15 +67,30 @@ def chroma_client(settings: Settings) -> ClientAPI:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
+        host, port = chroma_address(settings.chroma_url)
         return chromadb.HttpClient(
-            host=url.hostname or "localhost",
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
+            host=host,
+            port=port,
+            ssl=urlparse(settings.chroma_url).scheme == "https",
             settings=chroma_settings,
         )
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def chroma_reachable(settings: Settings) -> bool:
+    """Whether the Chroma server answers (always true for the embedded index). The HTTP
+    client reconnects by itself, so a restarted server is used again at once."""
+    if not settings.chroma_url:
+        return True
+    import httpx
+    from chromadb.errors import ChromaError
+
+    try:
+        chroma_client(settings).heartbeat()
+    except (httpx.HTTPError, ChromaError, ValueError):
+        return False
+    return True
 
 
 def existing_collection(client: ClientAPI, name: str) -> Collection | None:

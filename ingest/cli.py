@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from chromadb.errors import ChromaError
 
 from assistant.settings import Settings
 from assistant.store import EmbedderMismatch
 
 app = typer.Typer(add_completion=False, help=__doc__)
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_FULL_WORDS = ("disk is full", "no space left", "file too large", "quota exceeded")
+_NEARLY_FULL = 1 << 20  # bytes: Chroma's own errors do not always say why a write failed
+
+
+def write_failure(exc: Exception, data_dir: Path) -> str:
+    """One line on a failed write to the index, naming the cause when the disk is full."""
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    full = (
+        getattr(exc, "errno", None) in _FULL_ERRNOS
+        or any(word in str(exc).lower() for word in _FULL_WORDS)
+        or (free is not None and free < _NEARLY_FULL)
+    )
+    again = "run the same command again: it completes what this run wrote."
+    if full:
+        left = f"{free // 1024} KiB free" if free is not None else "its space unknown"
+        return f"no space left on the disk of {data_dir} ({left}). Free some space, then {again}"
+    return f"writing the index in {data_dir} failed: {exc}. Fix the cause, then {again}"
 
 
 @app.command()
@@ -26,7 +52,8 @@ def main(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Embed documents into Chroma: unchanged files are skipped, changed ones replaced,
-    removed ones deleted. Exit status 1 if any file failed, 2 if nothing could be done."""
+    removed ones deleted. Exit status 1 if any file failed, 2 if nothing could be done
+    (or the index could not be written, e.g. the disk is full)."""
     from ingest.index import Indexer
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -38,6 +65,9 @@ def main(
     except EmbedderMismatch as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except (OSError, sqlite3.Error, ChromaError) as exc:  # a full disk, mostly
+        typer.echo(f"error: {write_failure(exc, settings.data_dir)}", err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         # Everything written so far is consistent; the next run finishes the job.
         typer.echo("interrupted: run the same command again to finish", err=True)

@@ -12,7 +12,12 @@ import pytest
 from assistant.embeddings import NamedEmbeddings, make_embeddings
 from assistant.settings import Settings
 
-pytest_plugins = ["tests.llm_server", "tests.app_fixtures", "tests.browser_fixtures"]
+pytest_plugins = [
+    "tests.llm_server",
+    "tests.app_fixtures",
+    "tests.browser_fixtures",
+    "tests.postgres",
+]
 
 DATA = Path(__file__).parent / "data"
 TEST_EMBEDDER = "minilm"  # the fastest real model we ship

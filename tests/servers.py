@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -33,3 +36,36 @@ def wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 90.0) ->
                 continue
     proc.kill()
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class ChromaServer:
+    """A `chroma run` process persisting to ``path``, which tests may kill and start
+    again on the same port (the data stays, as after a real crash)."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path = path
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+        command = [chroma, "run", "--path", str(self.path), "--host", "127.0.0.1"]
+        self.proc = subprocess.Popen(
+            [*command, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+        )
+        wait_until_ready(f"{self.url}/api/v2/heartbeat", self.proc)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or say goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from assistant.retrieval import Retriever
 from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
 from tests.conftest import PYTHON, subprocess_env
-from tests.servers import free_port, wait_until_ready
+from tests.servers import ChromaServer
 from tests.test_index import index_contents
 
 pytestmark = pytest.mark.slow
@@ -66,32 +67,14 @@ def test_interrupted_ingest_is_completed_by_the_next_run(
 
 
 @pytest.fixture
-def chroma_server(tmp_path):
-    port = free_port()
-    chroma = shutil.which("chroma") or str(Path(PYTHON).with_name("chroma"))
-    proc = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
-    )
-    url = f"http://127.0.0.1:{port}"
+def chroma_server(tmp_path) -> Iterator[str]:
+    server = ChromaServer(tmp_path / "server")
     try:
-        wait_until_ready(f"{url}/api/v2/heartbeat", proc)
+        server.start()
     except (RuntimeError, TimeoutError) as exc:
         pytest.fail(str(exc))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    yield server.url
+    server.stop()
 
 
 def test_client_server_mode(settings, corpus, embeddings, chroma_server):

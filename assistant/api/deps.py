@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from assistant.api.errors import ApiError
+from assistant.api.errors import RETRY_SECONDS, ApiError
 from assistant.api.indexing import BackgroundIndexer
 from assistant.api.library import Library
 from assistant.api.schemas import ChatRequest
@@ -30,8 +30,6 @@ __all__ = [
     "conversation_not_found",
     "within_budget",
 ]
-
-RETRY_SECONDS = 5
 
 
 def conversation_not_found(conversation_id: str) -> ApiError:

@@ -5,6 +5,9 @@ It is the OpenAI API's shape, so OpenAI clients show our messages too::
     HTTPException (Starlette)        -> its status, type from the status
       ApiError                       -> its status, type, param and code
     RequestValidationError           -> 422, or 400 for a body that is not JSON
+    a backend that failed            -> ``backend_error``: 503 + Retry-After, 507 when full
+      httpx.TransportError             the Chroma server is down or restarting
+      sqlalchemy OperationalError      the database is locked, full or unreachable
     anything else                    -> 500, logged with its traceback
 
 ``BodySizeLimit`` answers 413 in the same shape (Starlette's own limit answers in text).
@@ -13,22 +16,33 @@ It is the OpenAI API's shape, so OpenAI clients show our messages too::
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.store import chroma_address
+
 __all__ = [
+    "RETRY_SECONDS",
     "ApiError",
     "BodySizeLimit",
+    "backend_error",
+    "error_body",
     "error_response",
     "install_error_handlers",
+    "stream_error",
     "validation_message",
 ]
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5  # the Retry-After of every 503: long enough for a restart to finish
 
 _TYPES = {
     400: "invalid_request_error",
@@ -40,6 +54,7 @@ _TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
     503: "service_unavailable",
+    507: "insufficient_storage",
 }
 
 _CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
@@ -62,6 +77,14 @@ class ApiError(HTTPException):
         self.param = param
 
 
+def error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict:
+    """``{message, type, param, code}``: the inside of every error, streamed ones too."""
+    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"message": message, "type": kind, "param": param, "code": code}
+
+
 def error_response(
     status: int,
     message: str,
@@ -70,17 +93,57 @@ def error_response(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {
-        "error": {
-            "message": message,
-            "type": _TYPES.get(
-                status, "server_error" if status >= 500 else "invalid_request_error"
-            ),
-            "param": param,
-            "code": code,
-        }
-    }
+    body = {"error": error_body(status, message, code=code, param=param)}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _unavailable(message: str, code: str) -> ApiError:
+    return ApiError(503, message, code=code, headers={"Retry-After": str(RETRY_SECONDS)})
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# PostgreSQL SQLSTATEs: disk_full; lock_not_available, query_canceled (a lock timeout).
+_PG_FULL = {"53100"}
+_PG_BUSY = {"55P03", "57014"}
+
+
+def backend_error(exc: Exception, chroma_url: str | None) -> ApiError | None:
+    """What to tell the client when the vector server or the database failed: a 503 to
+    retry after a while, or a 507 when the database has no space left; None when
+    ``exc`` is not such a failure (it is then a bug: a 500)."""
+    if isinstance(exc, httpx.TransportError) and chroma_url:
+        try:
+            url = exc.request.url
+        except RuntimeError:  # no request attached: not a call to Chroma
+            return None
+        port = url.port or (443 if url.scheme == "https" else 80)  # httpx drops defaults
+        if (url.host, port) == chroma_address(chroma_url):
+            return _unavailable(
+                "The search index server is not reachable; try again in a few seconds.",
+                "vector_store_unavailable",
+            )
+        return None
+    if not isinstance(exc, OperationalError):
+        return None
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    primary = sqlite_code & 0xFF if sqlite_code is not None else None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if primary == sqlite3.SQLITE_FULL or sqlstate in _PG_FULL:
+        return ApiError(
+            507,
+            "The conversations database has no space left, so this answer could not be "
+            "saved; earlier conversations are intact. Please tell the site's operator.",
+            code="storage_full",
+        )
+    if primary in _SQLITE_BUSY or sqlstate in _PG_BUSY:
+        return _unavailable(
+            "The conversations database is busy; try again in a few seconds.", "database_busy"
+        )
+    return _unavailable(
+        "The conversations database is not reachable; try again in a few seconds.",
+        "database_unavailable",
+    )
 
 
 def _location(loc: tuple) -> str:
@@ -105,6 +168,19 @@ def validation_message(errors: list[dict]) -> tuple[str, str | None]:
     return "Invalid request: " + "; ".join(parts) + ".", param or None
 
 
+def stream_error(exc: Exception, chroma_url: str | None) -> dict:
+    """The error of an answer that failed after its stream opened (the status line is
+    sent, so the error becomes the stream's last event), logged."""
+    error = backend_error(exc, chroma_url)
+    if error is None:
+        log.error("answering failed in a stream", exc_info=exc)
+        return error_body(
+            500, "The answer failed; it has been logged. Please try again.", code="answer_failed"
+        )
+    log.warning("%s in a stream: %s", error.code, exc)
+    return error_body(error.status_code, error.detail, code=error.code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -123,6 +199,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "The request body is not valid JSON.", code="malformed_json")
         message, param = validation_message(errors)
         return error_response(422, message, code="invalid_request", param=param)
+
+    @app.exception_handler(httpx.TransportError)
+    @app.exception_handler(OperationalError)
+    async def _backend(request: Request, exc: Exception) -> JSONResponse:
+        error = backend_error(exc, request.app.state.settings.chroma_url)
+        if error is None:
+            return await _unexpected(request, exc)
+        log.warning("%s on %s %s: %s", error.code, request.method, request.url.path, exc)
+        return await _http(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

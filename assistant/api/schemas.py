@@ -258,6 +258,7 @@ class Readiness(BaseModel):
                         "dense_ready": False,
                         "error": None,
                     },
+                    "unavailable": [],
                 }
             ]
         }
@@ -269,6 +270,11 @@ class Readiness(BaseModel):
     embedder: str
     llm: str = Field(description="'offline' (extractive answers) or the chat model in use.")
     indexing: IndexingOut
+    unavailable: list[str] = Field(
+        default_factory=list,
+        description="Backends that do not answer now ('vector_store', 'database'); "
+        "not ready while any is listed.",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -307,7 +313,9 @@ _ERROR_DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid request: empty or too long message, unknown field or filter",
     429: "Too many requests from this address; retry after Retry-After seconds",
-    503: "The index is being prepared; retry after a few seconds",
+    503: "The index is being prepared, or the search server or database is unavailable; "
+    "retry after Retry-After seconds",
+    507: "The conversations database is full; the answer could not be saved",
 }
 
 

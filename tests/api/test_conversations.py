@@ -71,10 +71,8 @@ def test_feedback_on_what_does_not_exist(client, change, status, code):
     assert response.status_code == status and response.json()["error"]["code"] == code
 
 
-def test_conversations_and_feedback_survive_a_restart(sample_index, embeddings, tmp_path):
-    settings = sample_index.model_copy(
-        update={"database_url": f"sqlite:///{tmp_path / 'restart.db'}"}
-    )
+def test_conversations_and_feedback_survive_a_restart(sample_index, embeddings, database_url):
+    settings = sample_index.model_copy(update={"database_url": database_url})
     first = open_client(settings, embeddings, complete=False)
     turn = first.post("/api/chat", json={"message": FACTORING}).json()
     first.post(
@@ -108,8 +106,8 @@ def answer(text: str, n_citations: int = 1) -> Answer:
     return Answer(text=text, citations=citations, notices=["note"], mode="extractive")
 
 
-def test_repository_numbers_turns_and_returns_recent_history(tmp_path):
-    store = Conversations.from_url(f"sqlite:///{tmp_path / 'a.db'}")
+def test_repository_numbers_turns_and_returns_recent_history(database_url):
+    store = Conversations.from_url(database_url)
     conversation = store.new_id()
     for i in range(1, 5):
         saved = store.add_turn(conversation, f"q{i}", answer(f"a{i}"))

@@ -3,22 +3,20 @@ the next turn of its conversation."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep
+from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep, SettingsDep
+from assistant.api.errors import stream_error
 from assistant.api.schemas import ChatResponse, CitationOut, error_responses
 
 __all__ = ["router"]
 
-log = logging.getLogger(__name__)
-
 router = APIRouter(prefix="/api", tags=["chat"])
 
-_ERRORS = (400, 404, 413, 422, 503)
+_ERRORS = (400, 404, 413, 422, 503, 507)
 
 _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 
@@ -26,7 +24,9 @@ _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 - `citations`: the list of citations;
 - `done`: the final object, as `POST /api/chat` returns it (in LLM mode its `answer`,
   checked against the sources, replaces the text streamed so far);
-- `error`: `{"message", "type", "code"}` if answering failed after the stream opened.
+- `error`: `{"message", "type", "param", "code"}` if answering failed after the stream
+  opened: the same codes as the JSON errors (`vector_store_unavailable`, `database_busy`,
+  `storage_full`...), else `answer_failed`.
 """
 
 
@@ -47,7 +47,10 @@ def chat(
     description=_STREAM_DOC,
 )
 def chat_stream(
-    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+    context: ChatContextDep,
+    assistant: AssistantDep,
+    conversations: ConversationsDep,
+    settings: SettingsDep,
 ) -> Iterator[ServerSentEvent]:
     """The same answer as ``POST /api/chat``, streamed as it is written."""
     try:
@@ -61,13 +64,5 @@ def chat_stream(
                 saved = conversations.add_turn(context.conversation_id, context.message, event.data)
                 done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
                 yield ServerSentEvent(event="done", data=done)
-    except Exception:  # the status line is sent: the error becomes an event
-        log.exception("answering failed in a stream")
-        yield ServerSentEvent(
-            event="error",
-            data={
-                "message": "The answer failed; it has been logged. Please try again.",
-                "type": "server_error",
-                "code": "answer_failed",
-            },
-        )
+    except Exception as exc:  # the status line is sent: the error becomes an event
+        yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from assistant.api.deps import IndexerDep, LibraryDep, SettingsDep
+from assistant.api.deps import ConversationsDep, IndexerDep, LibraryDep, SettingsDep
 from assistant.api.schemas import Health, IndexingOut, Readiness
+from assistant.store import chroma_reachable
 
 __all__ = ["router"]
 
@@ -22,18 +23,35 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Nothing to search yet"}},
+    responses={
+        503: {"model": Readiness, "description": "Nothing to search yet, or a backend is down"}
+    },
 )
-def readyz(library: LibraryDep, indexer: IndexerDep, settings: SettingsDep) -> JSONResponse:
-    """Ready (200) once questions can be answered, by keyword search at least; 503 before.
+def readyz(
+    library: LibraryDep,
+    indexer: IndexerDep,
+    settings: SettingsDep,
+    conversations: ConversationsDep,
+) -> JSONResponse:
+    """Ready (200) once questions can be answered, by keyword search at least; 503 before,
+    and while the Chroma server or the database does not answer (``unavailable``).
     ``indexing`` tells how far the vector index is ("still indexing: 42 %")."""
     documents, chunks = library.counts()
+    unavailable = [
+        name
+        for name, up in (
+            ("vector_store", chroma_reachable(settings)),
+            ("database", conversations.reachable()),
+        )
+        if not up
+    ]
     readiness = Readiness(
-        ready=chunks > 0,
+        ready=chunks > 0 and not unavailable,
         documents=documents,
         chunks=chunks,
         embedder=indexer.embedder,
         llm=settings.llm or "offline",
         indexing=IndexingOut(**indexer.progress.as_dict()),
+        unavailable=unavailable,
     )
     return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)

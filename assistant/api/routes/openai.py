@@ -13,7 +13,6 @@ checked against the sources first), since an OpenAI client cannot take text back
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer
 from assistant.api.deps import AssistantDep, SettingsDep, check_message, within_budget
-from assistant.api.errors import ApiError
+from assistant.api.errors import ApiError, stream_error
 from assistant.api.schemas import SSE_EVENTS, CitationOut, Filters, error_responses
 from assistant.pipeline import Assistant, Turn
 from assistant.settings import Settings
@@ -35,8 +34,6 @@ __all__ = ["MODEL_ID", "router", "sources_block"]
 MODEL_ID = "export-assistant"
 _CREATED = 1767225600  # 2026-01-01, a fixed "created" for the one model
 SOURCES_HEADING = "Sources:"
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -197,7 +194,16 @@ def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        events = _stream(assistant, question, history, filters, base_url, completion_id, created)
+        events = _stream(
+            assistant,
+            question,
+            history,
+            filters,
+            base_url,
+            completion_id,
+            created,
+            settings.chroma_url,
+        )
         return EventSourceResponse(events, headers={"Cache-Control": "no-cache"})
     answer = assistant.answer(question, history, filters)
     content = answer.text + sources_block(answer, base_url)
@@ -235,14 +241,13 @@ def _stream(
     base_url: str,
     completion_id: str,
     created: int,
+    chroma_url: str | None,
 ) -> Iterator[bytes]:
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     try:
         answer = assistant.answer(question, history, filters)
-    except Exception:  # the status line is sent: the error becomes a chunk
-        log.exception("answering failed in a stream")
-        message = "The answer failed; it has been logged. Please try again."
-        yield _sse({"error": {"message": message, "type": "server_error", "code": "answer_failed"}})
+    except Exception as exc:  # the status line is sent: the error becomes a chunk
+        yield _sse({"error": stream_error(exc, chroma_url)})
         return
     for line in (answer.text + sources_block(answer, base_url)).splitlines(keepends=True):
         yield _chunk(completion_id, created, {"content": line})

@@ -1,0 +1,97 @@
+"""The conversations database on SQLite and on a real PostgreSQL 15: the same types,
+lengths and time zones, processes writing to one conversation at once, and the
+WhatsApp channels' state.
+
+(The API round-trip over both backends is in tests/api/test_conversations.py.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from assistant.answer import Answer, Citation
+from assistant.channels.records import WhatsAppRecords
+from assistant.channels.whatsapp import Inbound
+from assistant.conversations import TITLE_CHARS, Conversations
+
+pytestmark = pytest.mark.slow
+
+TURNS_PER_WRITER = 25
+WRITERS = ("a", "b", "c", "d")  # server processes
+
+
+def answer(text: str, language: str = "en") -> Answer:
+    citation = Citation(1, "guides/é.md", "Titre « long »", "§ 2", "", "P", "2025", "fr", "…")
+    return Answer(text=text, citations=[citation], notices=["n"], language=language)
+
+
+def test_values_come_back_as_they_were_stored(database_url):
+    store = Conversations.from_url(database_url)
+    conversation = store.new_id()
+    question = "Quelle TVA s'applique à l'export de vins ? " * 10  # over the title's length
+    store.add_turn(conversation, question, answer("Réponse 🚢 [1]", language="fr"))
+    store.set_feedback(conversation, 1, "down", "Trop court — voir § 3")
+    record = store.get(conversation)
+    store.close()
+
+    assert record.title == " ".join(question.split())[:TITLE_CHARS]
+    turn = record.turns[0]
+    assert (turn.answer, turn.language, turn.refused) == ("Réponse 🚢 [1]", "fr", False)
+    assert turn.citations == [answer("").citations[0].as_dict()]
+    assert turn.feedback is not None and turn.feedback.comment == "Trop court — voir § 3"
+    for moment in (record.created_at, turn.created_at, turn.feedback.created_at):
+        assert moment.utcoffset() == dt.timedelta(0), "times are UTC and say so"
+
+
+def write_turns(url: str, conversation_id: str, writer: str) -> list[int]:
+    """One server process: its turns, one after the other, as its requests come."""
+    store = Conversations.from_url(url)
+    try:
+        return [
+            store.add_turn(conversation_id, f"{writer} {i}", answer(f"{writer} {i}")).n
+            for i in range(TURNS_PER_WRITER)
+        ]
+    finally:
+        store.close()
+
+
+def test_processes_writing_one_conversation_never_share_a_turn_number(database_url):
+    store = Conversations.from_url(database_url)
+    conversation = store.new_id()
+    spawn = multiprocessing.get_context("spawn")  # fresh processes, as uvicorn workers are
+    with ProcessPoolExecutor(len(WRITERS), mp_context=spawn) as pool:
+        runs = [pool.submit(write_turns, database_url, conversation, w) for w in WRITERS]
+        numbers = [run.result(timeout=300) for run in runs]
+
+    every = list(range(1, len(WRITERS) * TURNS_PER_WRITER + 1))
+    assert sorted(n for mine in numbers for n in mine) == every
+    turns = store.get(conversation).turns
+    store.close()
+    assert [t.n for t in turns] == every
+    for writer, mine in zip(WRITERS, numbers, strict=True):
+        assert [t.question for t in turns if t.question.startswith(writer)] == [
+            f"{writer} {i}" for i in range(TURNS_PER_WRITER)
+        ]
+        assert mine == sorted(mine), "each writer's turns keep its order"
+
+
+def test_whatsapp_state_in_the_same_database(database_url):
+    """The channels keep their state next to the conversations: the same guarantees on
+    both backends (a repeated delivery refused, a message claimed by one worker only)."""
+    store = Conversations.from_url(database_url)
+    records = WhatsAppRecords(store.engine)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    message = Inbound("wamid.1", "+33600000000", "text", "Bonjour")
+    assert records.receive(message, "meta") and not records.receive(message, "meta")
+    assert records.queued("meta", since) == ["wamid.1"]
+    assert records.claim("wamid.1") == message and records.claim("wamid.1") is None
+    records.finish("wamid.1", "answered")
+    assert records.queued("meta", since) == []
+    first = records.chat("+33600000000")
+    assert records.chat("+33600000000") == first
+    assert records.new_conversation("+33600000000").conversation_id != first.conversation_id
+    store.close()
