@@ -20,13 +20,13 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
+from sqlalchemy import JSON, Integer, String, Text, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.channels.whatsapp import Inbound, StatusUpdate
-from assistant.conversations import Base
+from assistant.conversations import Base, UTCDateTime
 
 __all__ = [
     "ChatRecord",
@@ -51,10 +51,8 @@ class MessageRecord(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
 
 
 class ChatRecord(Base):
@@ -63,9 +61,7 @@ class ChatRecord(Base):
     sender: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(36))
     language: Mapped[str] = mapped_column(String(8), default="en")
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
 
 
 class SendRecord(Base):
@@ -79,7 +75,7 @@ class SendRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class DeliveryStatusRecord(Base):
@@ -91,7 +87,7 @@ class DeliveryStatusRecord(Base):
     status: Mapped[str] = mapped_column(String(16))
     timestamp: Mapped[str] = mapped_column(String(20))
     errors: Mapped[list] = mapped_column(JSON, default=list)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 _TABLES = [
