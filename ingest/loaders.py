@@ -58,9 +58,11 @@ def _utf16_without_bom(data: bytes) -> str | None:
     if half < 4 or max(even, odd) < 0.4 * half or min(even, odd) > 0.05 * half:
         return None
     try:
-        return data.decode("utf-16-be" if even > odd else "utf-16-le")
+        text = data.decode("utf-16-be" if even > odd else "utf-16-le")
     except UnicodeDecodeError:
         return None
+    # Words are separated by spaces: binary that happens to have NULs in place is not.
+    return text if sum(c.isspace() for c in text) * 100 >= len(text) else None
 
 
 def _decode(path: Path, data: bytes) -> str:
