@@ -21,7 +21,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -31,19 +30,15 @@ from schemathesis.specs.openapi.checks import (
 from assistant.api import create_app
 from assistant.channels.twilio import twilio_signature
 from assistant.settings import Settings
-from tests.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
-from tests.channels.conftest import (
-    ACCESS_TOKEN,
-    API_VERSION,
-    APP_SECRET,
+from tests.app_fixtures import LiveServer, serving
+from tests.channels.conftest import (  # noqa: F401  (the channel tests' fixtures)
     HELPDESK_KEY,
-    PHONE_NUMBER_ID,
     TWILIO_TOKEN,
+    channel_settings,
+    graph,
     sign,
     webhook,
 )
-from tests.channels.graph_server import GraphStandIn
-from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +47,6 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).ope
 
 # The routes of the chat API (the channel webhooks have their own tests).
 DOCUMENTED = re.compile(r"^/(api/(chat|conversations|feedback|sources)|v1/|healthz|readyz)")
-TWILIO_URL = "https://assistant.example.com/twilio/whatsapp"
 FUZZ = settings(
     max_examples=15,
     deadline=None,
@@ -65,54 +59,32 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def channels_server(sample_index, embeddings, tmp_path_factory) -> Iterator[LiveServer]:
+def channels_server(channel_settings, embeddings) -> Iterator[LiveServer]:  # noqa: F811
     """The app on a real port with the helpdesk, WhatsApp (sending to a stand-in of the
-    Graph API) and Twilio on, its own conversations database."""
-    graph = GraphStandIn(token=ACCESS_TOKEN, path=f"/{API_VERSION}/{PHONE_NUMBER_ID}/messages")
-    graph.start()
-    database = tmp_path_factory.mktemp("schemathesis") / "conversations.db"
-    settings = sample_index.model_copy(
-        update={
-            "database_url": f"sqlite:///{database}",
-            "whatsapp_app_secret": SecretStr(APP_SECRET),
-            "whatsapp_verify_token": SecretStr("verify"),
-            "whatsapp_access_token": SecretStr(ACCESS_TOKEN),
-            "whatsapp_phone_number_id": PHONE_NUMBER_ID,
-            "whatsapp_graph_url": graph.url,
-            "whatsapp_api_version": API_VERSION,
-            "whatsapp_retry_seconds": 0.01,
-            "twilio_auth_token": SecretStr(TWILIO_TOKEN),
-            "twilio_webhook_url": TWILIO_URL,
-            "helpdesk_api_keys": [SecretStr(HELPDESK_KEY)],
-        }
-    )
-    app = create_app(settings, embeddings=embeddings)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with ServerThread(app, port):
-            with httpx.Client(base_url=url) as client:
-                wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
-            yield LiveServer(url=url, app=app, settings=settings)
-    finally:
-        graph.stop()
+    Graph API) and Twilio on: the channel tests' settings."""
+    with serving(channel_settings, embeddings) as server:
+        yield server
 
 
-def _credentials(case) -> dict[str, str]:
+def _credentials(case, twilio_url: str) -> dict[str, str]:
     """The key or signature that lets ``case`` past the door to its handler."""
     if any(p.name == "X-API-Key" for p in case.operation.headers):
         return {"X-API-Key": HELPDESK_KEY}
     if (case.method, case.path) == ("POST", "/whatsapp/webhook"):
         return {"X-Hub-Signature-256": sign(b"")}
     if (case.method, case.path) == ("POST", "/twilio/whatsapp"):
-        return {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, TWILIO_URL, [])}
+        return {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, twilio_url, [])}
     return {}
 
 
 @schema.parametrize()
 @FUZZ
 def test_no_server_errors_and_documented_responses(case, channels_server):
-    response = case.call(base_url=channels_server.url, headers=_credentials(case), timeout=30)
+    response = case.call(
+        base_url=channels_server.url,
+        headers=_credentials(case, channels_server.settings.twilio_webhook_url),
+        timeout=30,
+    )
     assert response.status_code < 500, response.text
     if case.operation.path.startswith("/api/helpdesk"):
         assert response.status_code not in {401, 403}, "the helpdesk refused a valid key"
@@ -208,7 +180,9 @@ def test_signed_twilio_forms_get_twiml(channels_server, form):
         content=urlencode(form),
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, TWILIO_URL, form),
+            "X-Twilio-Signature": twilio_signature(
+                TWILIO_TOKEN, channels_server.settings.twilio_webhook_url, form
+            ),
         },
         timeout=60,
     )
