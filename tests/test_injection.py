@@ -169,14 +169,7 @@ def test_extractive_answers_quote_the_guide_but_not_its_orders(hostile_index, em
 def test_llm_answers_do_not_obey_the_guide(
     hostile_index, embeddings, llama_server: LlamaServer, question
 ):
-    settings = hostile_index.model_copy(
-        update={
-            "llm": llama_server.model,
-            "llm_base_url": llama_server.base_url,
-            "llm_timeout": 120,
-        }
-    )
-    bot = assistant_over(settings, embeddings)
+    bot = assistant_over(llama_server.configure(hostile_index), embeddings)
     passages = bot.retriever.search(question)
     assert HOSTILE_SOURCE in {p.source for p in passages}
     prompt = "\n".join(m.content for m in build_messages(question, passages, "en"))
