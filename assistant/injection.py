@@ -56,7 +56,7 @@ _PATTERNS = [
     r"\b(?:send|forward|post|transmit|upload|e-?mail|submit|append|encode|include|leak)\b"
     r"[^.!?]{0,60}\b(?:conversation|chat\s+history|transcript|previous\s+messages|"
     r"the\s+user'?s?\s+(?:message|question|data|details|input|query))",
-    r"(?:https?://|www\.)[^\s\"'<>()]*(?:\{|%7b|\$\{)",
+    r"(?<![\w./:-])(?:https?://|www\.)[^\s\"'<>()]*(?:\{|%7b|\$\{)",
     # Chat-template tokens.
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?inst\]|<<sys>>|"
     r"</?(?:system|instructions?)>",
@@ -67,12 +67,15 @@ _PATTERNS = [
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
 
-_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
+# Every pattern below starts once per token and stops at the next bracket or space, so
+# that hostile text of any length is scanned in linear time.
+_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\s]*\)")
+_LINK = re.compile(r"\[([^\[\]\n]+)\]\([^()\s]*\)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # A URL with or without scheme: "https://a.b/c", "www.a.b", "evil.example/c?q=1".
 _URL = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"'()\[\]]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>\"'()\[\]]*",
+    r"(?<![\w./:-])(?:(?:https?://|www\.)[^\s<>\"'()\[\]]+"
+    r"|(?>[a-z0-9-]+(?:\.[a-z0-9-]+)+)/[^\s<>\"'()\[\]]*)",
     re.IGNORECASE,
 )
 
@@ -117,7 +120,10 @@ def strip_urls(text: str, allowed: set[str]) -> str:
     def url(match: re.Match[str]) -> str:
         found = match.group(0).rstrip(".,;:!?")
         tail = match.group(0)[len(found) :]
-        return match.group(0) if found.rstrip("/") in keep else tail
+        domain = re.split(r"[/:]", found.split("://")[-1], maxsplit=1)[0]
+        if found.rstrip("/") in keep or not re.search(r"\.[a-z]{2,}$", domain, re.I):
+            return match.group(0)  # allowed, or not a web address ("1.5/kg")
+        return tail
 
     text = _LINK.sub(r"\1", _IMAGE.sub("", text))
     return re.sub(r"[ \t]{2,}", " ", _URL.sub(url, text))
