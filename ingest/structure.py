@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["promote_structure", "short_title"]
+__all__ = ["clip", "promote_structure", "short_title"]
 
 # Titles are matched greedily and trimmed in Python: a lazy ``.*?`` before ``[ \t]*$``
 # is quadratic on a long line of spaces (minutes for a hostile 100 kB line).
@@ -115,9 +115,13 @@ _EU_NOISE = re.compile(
 )
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters (and an ellipsis)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def short_title(title: str, limit: int = 110) -> str:
     """A title short enough to prefix every chunk (EU act titles run to 400 characters)."""
-    title = " ".join(_EU_NOISE.sub("", title).split())
-    if len(title) <= limit:
-        return title
-    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return clip(" ".join(_EU_NOISE.sub("", title).split()), limit)

@@ -132,6 +132,19 @@ def nested_html(draw) -> Hostile:
     )
 
 
+# A regulation's table-of-contents line padded with spaces (the CFR patterns once took
+# minutes on one such line).
+cfr_spaces = st.builds(
+    lambda stem, pad: Hostile(
+        stem,
+        ".md",
+        f"# 15 CFR PART 30\n\n§ 30.1  {SENTENCE}{pad}x\n\n#### § § 30.1\n\n{SENTENCE}\n".encode(),
+        "index",
+        tuple(WORDS),
+    ),
+    names,
+    st.integers(10_000, 300_000).flatmap(lambda n: st.sampled_from([" " * n, " \t" * (n // 2)])),
+)
 empty = st.builds(
     lambda stem, suffix, blank: Hostile(stem, suffix, blank.encode(), "fail"),
     names,
@@ -162,6 +175,7 @@ hostile_file = st.one_of(
     word_line,
     wrong_encoding(),
     nested_html(),
+    cfr_spaces,
     empty,
     front_matter,
 )
@@ -230,8 +244,12 @@ def test_hostile_files_never_stop_the_run_nor_touch_good_documents(folder: Folde
             continue
         assert file.expect != "fail", f"{path.name} should have been reported"
         assert dense.get(key) and lexical.get(key) == dense[key], f"{path.name} half indexed"
-        text = " ".join(c.page_content for c in folder.indexer.chunks_of(SourceFile(*key, path))[1])
+        chunks = folder.indexer.chunks_of(SourceFile(*key, path))[1]
+        text = " ".join(c.page_content for c in chunks)
         assert all(word in text for word in file.words), text[:300]
+        # Bounded: chunk size, plus a context line of a clipped title and headings.
+        assert all(len(c.page_content) < 2_500 for c in chunks)
+        assert all(len(str(v)) <= 2_000 for c in chunks for v in c.metadata.values())
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
