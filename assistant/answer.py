@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from assistant.injection import clean_passages
 from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage
@@ -148,6 +149,7 @@ class ExtractiveComposer:
         return sum(w for t, w in weights.items() if t in present) / total
 
     def compose(self, question: str, passages: list[Passage], language: str) -> Answer:
+        passages = clean_passages(passages)  # never quote what a document says to a model
         query = tokenize(question)
         wants_quantity = bool(_ASKS_QUANTITY.search(question))
         candidates: list[tuple[float, int, int, str]] = []  # score, passage rank, position, text

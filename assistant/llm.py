@@ -19,6 +19,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant import prompts
 from assistant.answer import Answer, citation_for, split_sentences
+from assistant.injection import clean_passages, strip_urls
 from assistant.lexical import tokenize
 from assistant.retrieval import Passage
 from assistant.settings import Settings
@@ -49,6 +50,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
 
 
 def build_messages(question: str, passages: list[Passage], language: str) -> list:
+    passages = clean_passages(passages)  # the model never reads instructions aimed at it
     sources = "\n".join(
         prompts.SOURCE.format(
             n=n,
@@ -111,7 +113,12 @@ class LLMComposer:
         return reply.content if isinstance(reply.content, str) else str(reply.content)
 
     def finish(self, raw: str, passages: list[Passage], language: str) -> Answer | None:
-        """The checked answer, or None when no sentence is both cited and supported."""
+        """The checked answer, or None when no sentence is both cited and supported.
+
+        Links survive only to the sources' own addresses: a reply that a document talked
+        into linking elsewhere (an image that would send the chat away) loses the link."""
+        passages = clean_passages(passages)
+        allowed = {str(p.metadata.get("url", "")) for p in passages}
         kept: list[str] = []
         used: dict[int, list[str]] = {}
         dropped = 0
@@ -122,7 +129,8 @@ class LLMComposer:
                 for n in group.split(",")
                 if 1 <= int(n.strip()) <= len(passages)
             ]
-            plain = re.sub(r"\s+([.,;:!?])", r"\1", _ANY_MARKER.sub("", sentence)).strip()
+            plain = _ANY_MARKER.sub("", strip_urls(sentence, allowed))
+            plain = re.sub(r"\s+([.,;:!?])", r"\1", plain).strip()
             cited = [passages[n - 1] for n in dict.fromkeys(numbers)]
             if not plain:
                 continue

@@ -15,7 +15,7 @@ import json
 from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from ingest.structure import promote_structure, short_title
+from ingest.structure import clip, promote_structure, short_title
 
 __all__ = ["SEP", "Chunker", "chunk_id"]
 
@@ -23,6 +23,7 @@ SEP = "::"
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4"), ("#####", "h5")]
 _SEPARATORS = ["\n\n", "\n", ". ", "; ", ", ", " ", ""]
+_MAX_HEADING = 300  # the corpus's longest is 228 characters
 
 
 def chunk_id(root: str, source: str, position: int, chunk: Document) -> str:
@@ -57,7 +58,12 @@ class Chunker:
 
         chunks: list[Document] = []
         for part in self._headers.split_text(promote_structure(doc.page_content)):
-            path = [part.metadata[key] for _, key in _HEADERS if key in part.metadata]
+            # A heading prefixes every chunk below it: a megabyte "heading" must not.
+            path = [
+                clip(part.metadata[key], _MAX_HEADING)
+                for _, key in _HEADERS
+                if key in part.metadata
+            ]
             # The header splitter joins lines with Markdown hard breaks ("  \n").
             body = part.page_content.replace("  \n", "\n").strip()
             if not body:

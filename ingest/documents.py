@@ -12,10 +12,12 @@ from langchain_core.documents import Document
 
 from ingest.loaders import load_file
 from ingest.manifest import Manifest
+from ingest.structure import clip
 
 __all__ = ["SourceFile", "discover", "load_source"]
 
 CORPUS_ROOT = "corpus"
+MAX_TITLE = 1000  # EU act titles run to 450 characters
 _LANG_SUFFIX = re.compile(r"\.(en|fr|es|ar|pt|de|it)$")
 
 
@@ -105,6 +107,8 @@ def load_source(file: SourceFile, manifest: Manifest) -> list[Document]:
                 or (info.title if info and meta.get("atomic") else "")
                 or stem.replace("_", " ").replace("-", " ").strip().capitalize()
             )
+        # Every chunk carries the title: a megabyte one would fill the index.
+        meta["title"] = clip(str(meta["title"]), MAX_TITLE)
         if not meta.get("language"):
             if suffix_lang:
                 meta["language"] = suffix_lang.group(1)

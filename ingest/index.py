@@ -122,6 +122,8 @@ class Indexer:
 
     def chunks_of(self, file: SourceFile) -> tuple[list[str], list[Document]]:
         chunks = [c for doc in load_source(file, self.manifest) for c in self.chunker.split(doc)]
+        if not chunks:
+            raise LoadError(file.path, "no text to index (headings only)")
         return [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)], chunks
 
     def dense_ids(self) -> dict[Key, set[str]]:

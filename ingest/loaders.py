@@ -8,7 +8,9 @@ chunker keeps whole.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as dt
 import html
 import io
 import re
@@ -21,6 +23,7 @@ from langchain_core.documents import Document
 __all__ = ["SUPPORTED_SUFFIXES", "LoadError", "load_file"]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_WORD = 1000
 
 
 class LoadError(Exception):
@@ -35,16 +38,56 @@ class LoadError(Exception):
 # ---------------------------------------------------------------- text helpers
 
 
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Read a byte that is not UTF-8 as Windows-1252 (latin-1 for its five holes)."""
+    assert isinstance(error, UnicodeDecodeError)
+    byte = error.object[error.start : error.start + 1]
+    try:
+        return byte.decode("cp1252"), error.start + 1
+    except UnicodeDecodeError:
+        return byte.decode("latin-1"), error.start + 1
+
+
+codecs.register_error("ingest-cp1252", _cp1252_fallback)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: mostly-ASCII text has NULs in every other byte."""
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    half = len(data) // 2
+    if half < 4 or max(even, odd) < 0.4 * half or min(even, odd) > 0.05 * half:
+        return None
+    try:
+        text = data.decode("utf-16-be" if even > odd else "utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    # Words are separated by spaces: binary that happens to have NULs in place is not.
+    return text if sum(c.isspace() for c in text) * 100 >= len(text) else None
+
+
 def _decode(path: Path, data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise LoadError(path, "binary content (NUL bytes) in a text file")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    # latin-1 maps every byte; only reached when cp1252's five undefined bytes occur.
-    return data.decode("latin-1")
+    """Text of any usual encoding: UTF-8 (with or without BOM), UTF-16/32 with a BOM or
+    UTF-16 without, Windows-1252/latin-1, and UTF-8 files with stray Windows-1252 bytes
+    (a file edited with two editors), each byte read the way it was most likely meant."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(path, f"invalid {encoding.upper()} text") from exc
+    if b"\x00" in data:
+        text = _utf16_without_bom(data)
+        if text is not None:
+            return text
+        if data.count(0) > max(8, len(data) // 100):
+            raise LoadError(path, "binary content (NUL bytes) in a text file")
+        data = data.replace(b"\x00", b"")  # a few stray NULs: the text around them is fine
+    return data.decode("utf-8-sig", errors="ingest-cp1252")
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.DOTALL)
@@ -63,24 +106,30 @@ def split_front_matter(path: Path, text: str) -> tuple[dict, str]:
     return meta, text[match.end() :]
 
 
+def _scalar(meta: dict, *keys: str) -> str:
+    """The first of ``keys`` holding a plain value; lists and mappings are ignored (and a
+    YAML alias bomb is never expanded by ``str``)."""
+    for key in keys:
+        value = meta.get(key)
+        if isinstance(value, (str, int, float, dt.date)) and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
 def _file_metadata(meta: dict) -> dict:
     """The front-matter fields the index keeps, under the index's own names."""
-    out: dict = {}
-    if meta.get("title"):
-        out["title"] = str(meta["title"]).strip()
-    url = meta.get("source_url") or meta.get("url")
-    if url:
-        out["url"] = str(url)
-    date = meta.get("version_date") or meta.get("date")
-    if date:
-        out["date"] = re.sub(r"^(modified|updated)\s+", "", str(date)).strip()
-    if meta.get("language"):
-        out["language"] = str(meta["language"])
-    if meta.get("publisher"):
-        out["publisher"] = str(meta["publisher"])
-    if meta.get("country"):
-        out["country"] = str(meta["country"])
-    return out
+    fields = {
+        "title": _scalar(meta, "title"),
+        # Shown as a link: only web addresses, never ``javascript:`` or ``data:``.
+        "url": url if re.match(r"https?://", url := _scalar(meta, "source_url", "url")) else "",
+        "date": re.sub(
+            r"^(modified|updated)\s+", "", _scalar(meta, "version_date", "date")
+        ).strip(),
+        "language": _scalar(meta, "language"),
+        "publisher": _scalar(meta, "publisher"),
+        "country": _scalar(meta, "country"),
+    }
+    return {key: value for key, value in fields.items() if value}
 
 
 def _require_text(path: Path, text: str, what: str = "text") -> str:
@@ -116,12 +165,19 @@ def load_html(path: Path, data: bytes) -> list[Document]:
     if lang:
         metadata["language"] = str(lang).split("-")[0].lower()
     body = soup.body or soup
+    # Only innermost block elements, so nested lists/tables are not repeated. Their
+    # ancestors are marked in one pass: bs4's find() per element walks the whole subtree,
+    # which is quadratic on a deeply nested page (hours at 40,000 levels).
+    blocks = body.find_all(["h1", "h2", "h3", "h4", "p", "li", "td", "th", "pre", "dt", "dd"])
+    outer: set[int] = set()
+    for inner in blocks:
+        for parent in inner.parents:
+            if id(parent) in outer:
+                break
+            outer.add(id(parent))
     lines: list[str] = []
-    for element in body.find_all(
-        ["h1", "h2", "h3", "h4", "p", "li", "td", "th", "pre", "dt", "dd"]
-    ):
-        # Only innermost block elements, so nested lists/tables are not repeated.
-        if element.find(["p", "li", "td", "th", "pre", "h1", "h2", "h3", "h4"]):
+    for element in blocks:
+        if id(element) in outer:
             continue
         text = " ".join(element.get_text(" ", strip=True).split())
         if not text:
@@ -355,8 +411,29 @@ def load_file(path: Path) -> list[Document]:
     if not data.strip():
         raise LoadError(path, "empty file")
     try:
-        return loader(path, data)
+        docs = loader(path, data)
     except LoadError:
         raise
+    except RecursionError as exc:
+        raise LoadError(path, "too deeply nested to parse") from exc
     except Exception as exc:  # a parser's bug on hostile input must not stop the run
         raise LoadError(path, f"could not parse ({exc.__class__.__name__}: {exc})") from exc
+    return _plausible_text(path, docs)
+
+
+# Runs this long without a space are encoded data (base64 images, data: URIs), not words.
+_BLOB = re.compile(rf"\S{{{MAX_WORD},}}")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def _plausible_text(path: Path, docs: list[Document]) -> list[Document]:
+    """The documents without encoded blobs; an error if what is left is not text."""
+    for doc in docs:
+        doc.page_content = _BLOB.sub(" ", doc.page_content)
+    docs = [doc for doc in docs if doc.page_content.strip()]
+    if not docs:
+        raise LoadError(path, f"no text (only runs of over {MAX_WORD} characters without spaces)")
+    sample = "".join(doc.page_content[:20_000] for doc in docs[:50])
+    if len(_CONTROL.findall(sample)) > 0.05 * len(sample):
+        raise LoadError(path, "binary or garbled content (control characters) in a text file")
+    return docs

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["promote_structure", "short_title"]
+__all__ = ["clip", "promote_structure", "short_title"]
 
+# Titles are matched greedily and trimmed in Python: a lazy ``.*?`` before ``[ \t]*$``
+# is quadratic on a long line of spaces (minutes for a hostile 100 kB line).
 _CFR_TOC = re.compile(
-    r"^[ \t]*§\s*(?P<num>\d+\.\d+[a-z]?(?:-\d+\.\d+[a-z]?)?)[ \t]{2,}(?P<title>\S.*?)\.?[ \t]*$"
+    r"^[ \t]*§\s*(?P<num>\d+\.\d+[a-z]?(?:-\d+\.\d+[a-z]?)?)[ \t]{2,}(?P<title>\S.*)$"
 )
 _CFR_HEADING = re.compile(r"^#{1,6}\s*§\s*§*\s*(?P<num>\d+\.\d+[a-z]?(?:-\d+\.\d+[a-z]?)?)\s*$")
 _CFR_PART = re.compile(r"^#\s*(?P<title>\d+)\s+CFR\s+PART", re.MULTILINE)
-_CFR_SUBPART = re.compile(r"^[ \t]*(?P<label>Subpart [A-Z]+)\s*[—-]\s*(?P<title>.+?)\s*$")
+_CFR_SUBPART = re.compile(r"^[ \t]*(?P<label>Subpart [A-Z]+)\s*[—-]\s*(?P<title>\S.*)$")
 
 _EU_LEVELS = (
     (re.compile(r"^(TITLE|TITRE)\s+[IVXLC]+[a-z]*$"), "##"),
@@ -35,7 +37,7 @@ def _promote_cfr(text: str) -> str:
     for line in text.splitlines():
         toc = _CFR_TOC.match(line)
         if toc:
-            titles.setdefault(toc.group("num"), toc.group("title"))
+            titles.setdefault(toc.group("num"), toc.group("title").rstrip().removesuffix("."))
     out: list[str] = []
     for line in text.splitlines():
         heading = _CFR_HEADING.match(line)
@@ -46,9 +48,9 @@ def _promote_cfr(text: str) -> str:
             continue
         if _CFR_TOC.match(line):
             continue  # the title now lives in the heading
-        subpart = _CFR_SUBPART.match(line)
-        if subpart and len(line) < 200:
-            out.append(f"### {subpart.group('label')} — {subpart.group('title')}")
+        subpart = _CFR_SUBPART.match(line) if len(line) < 200 else None
+        if subpart:
+            out.append(f"### {subpart.group('label')} — {subpart.group('title').rstrip()}")
             continue
         # eCFR Markdown indents paragraphs, which Markdown would read as code blocks.
         out.append(line.strip())
@@ -113,9 +115,13 @@ _EU_NOISE = re.compile(
 )
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters (and an ellipsis)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def short_title(title: str, limit: int = 110) -> str:
     """A title short enough to prefix every chunk (EU act titles run to 400 characters)."""
-    title = " ".join(_EU_NOISE.sub("", title).split())
-    if len(title) <= limit:
-        return title
-    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return clip(" ".join(_EU_NOISE.sub("", title).split()), limit)

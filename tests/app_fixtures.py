@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -85,10 +86,9 @@ def other_origin() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-@pytest.fixture(scope="session")
-def live_server(sample_index, embeddings, other_origin) -> Iterator[LiveServer]:
-    """The app on a real port, over the sample index, its vectors loaded."""
-    settings = sample_index.model_copy(update={"cors_origins": [other_origin]})
+@contextmanager
+def serving(settings: Settings, embeddings) -> Iterator[LiveServer]:
+    """The app of ``settings`` on a real port, once its vectors are loaded."""
     app = create_app(settings, embeddings=embeddings)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -96,3 +96,10 @@ def live_server(sample_index, embeddings, other_origin) -> Iterator[LiveServer]:
         with httpx.Client(base_url=url) as client:
             wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
         yield LiveServer(url=url, app=app, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_index, embeddings, other_origin) -> Iterator[LiveServer]:
+    """The app on a real port, over the sample index, its vectors loaded."""
+    with serving(sample_index.model_copy(update={"cors_origins": [other_origin]}), embeddings) as s:
+        yield s

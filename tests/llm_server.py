@@ -21,6 +21,7 @@ from typing import IO
 
 import pytest
 
+from assistant.settings import Settings
 from tests.servers import free_port, wait_until_ready
 
 MODEL_NAME = "smollm2"  # served as this alias; the server accepts any model name anyway
@@ -33,6 +34,12 @@ INSTALL_HINT = "install the `llm` and `dev` extras: pip install -e '.[dev,llm]'"
 class LlamaServer:
     base_url: str  # "http://127.0.0.1:PORT/v1", for openai.OpenAI(base_url=...)
     model: str
+
+    def configure(self, settings: Settings) -> Settings:
+        """``settings`` in LLM mode on this server (a generous timeout: 2 slow cores)."""
+        return settings.model_copy(
+            update={"llm": self.model, "llm_base_url": self.base_url, "llm_timeout": 120}
+        )
 
 
 def model_path() -> Path:

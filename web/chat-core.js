@@ -782,7 +782,8 @@
       const links = el(
         "p",
         { class: "ea-links" },
-        citation.url &&
+        // Only web addresses: a document's own metadata must not run script on click.
+        /^https?:\/\//i.test(citation.url || "") &&
           el(
             "a",
             { href: citation.url, target: "_blank", rel: "noopener noreferrer" },
