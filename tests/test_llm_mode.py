@@ -88,13 +88,7 @@ def test_sources_are_fenced_as_data_even_if_they_try_to_close_the_fence():
 
 @pytest.fixture
 def llm_assistant(built, embeddings, llama_server: LlamaServer):  # noqa: F811
-    settings = built.model_copy(
-        update={
-            "llm": llama_server.model,
-            "llm_base_url": llama_server.base_url,
-            "llm_timeout": 120,
-        }
-    )
+    settings = llama_server.configure(built)
     store = vector_store(chroma_client(settings), settings.collection, embeddings)
     return Assistant.from_settings(settings, store=store)
 

@@ -16,13 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def llm_client(sample_index, embeddings, llama_server: LlamaServer):
-    settings = sample_index.model_copy(
-        update={
-            "llm": llama_server.model,
-            "llm_base_url": llama_server.base_url,
-            "llm_timeout": 120,
-        }
-    )
+    settings = llama_server.configure(sample_index)
     client = open_client(settings, embeddings)
     yield client
     client.__exit__(None, None, None)
