@@ -182,7 +182,9 @@ class LexicalIndex:
                 dtype=np.float32,
             )
         scores = self._bm25.get_scores(tokens, weight_mask=mask)
-        top = np.argsort(-scores)[:k]
+        # Partition, then sort only the k best: a full sort grows with the corpus.
+        top = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties by position
         return [
             (self._ids[i], self._texts[i], self._meta[i], float(scores[i]))
             for i in top

@@ -65,7 +65,8 @@ def _mentions(tokens: list[str], name: tuple[str, ...]) -> bool:
 def unmatched_countries(query: str, passage_texts: list[str], country_csv: Path) -> list[str]:
     """Countries named in ``query`` that none of ``passage_texts`` names."""
     names = _country_names(str(country_csv))
-    asked = [n for n in names if _mentions(tokenize(query), n)]
+    tokens = tokenize(query)
+    asked = [n for n in names if _mentions(tokens, n)]
     if not asked:
         return []
     found = tokenize(" ".join(passage_texts))
