@@ -2,6 +2,7 @@
 
     python -m bench.load --workers 1 --workers 2 --workers 3 --clients 32 --seconds 60
     python -m bench.load --url http://127.0.0.1:8080 --clients 32
+    python -m bench.load --workers 2 --against main~3
 
 Each client loops until time is up: it picks a question, posts it to ``/api/chat`` or
 ``/api/chat/stream`` (alternately; the stream is read to its ``done`` event) and
@@ -10,7 +11,9 @@ waits for the answer before asking the next one. Without ``--url``, for each
 ``chroma run`` server and ``python -m assistant serve`` with that many uvicorn
 workers, each opening the index as built (no start-up indexing) and waiting until
 every worker answers with vectors. Rate limiting is switched off in the servers it
-starts. Prints one JSON line per endpoint and set-up, then a table.
+starts. Prints one JSON line per set-up, then a table. ``--against REF`` runs each
+set-up twice, with REF's code and with this tree's, in turn, and prints the ratios
+new/old of requests/s and latency percentiles.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from assistant.settings import Settings
-from bench.query import pct
+from assistant.settings import PROJECT_ROOT, Settings
+from bench.query import export_tree, pct
 from tests.servers import free_port, wait_until_ready
 
 # Questions an exporter might type, in the corpus's two main languages (none is from
@@ -212,15 +215,19 @@ def wait_for_vectors(url: str, workers: int, timeout: float = 300.0) -> None:
 
 
 @contextlib.contextmanager
-def running_setup(index: Path, workers: int, logs: Path) -> Iterator[str]:
-    """A ``chroma run`` server on ``index``'s vectors and the API with ``workers`` workers;
-    yields the API's URL and stops both afterwards."""
+def running_setup(
+    index: Path, workers: int, logs: Path, tree: Path = PROJECT_ROOT
+) -> Iterator[str]:
+    """A ``chroma run`` server on ``index``'s vectors and the API with ``workers`` workers,
+    running the code in ``tree``; yields the API's URL and stops both afterwards."""
     chroma_port, api_port = free_port(), free_port()
     chroma_url = f"http://127.0.0.1:{chroma_port}"
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     env = os.environ | {
         "ANONYMIZED_TELEMETRY": "False",
         "ASSISTANT_DATA_DIR": str(index),
+        "ASSISTANT_CORPUS_DIR": str(Settings().corpus_dir.resolve()),
+        "PYTHONPATH": str(tree),
         "ASSISTANT_CHROMA_URL": chroma_url,
         "ASSISTANT_WORKERS": str(workers),
         "ASSISTANT_PORT": str(api_port),
@@ -230,13 +237,14 @@ def running_setup(index: Path, workers: int, logs: Path) -> Iterator[str]:
     }
     procs: list[subprocess.Popen] = []
     try:
-        with open(logs / f"chroma-{workers}.log", "wb") as log:
+        name = f"{tree.name}-{workers}"
+        with open(logs / f"chroma-{name}.log", "wb") as log:
             command = [chroma, "run", "--path", str(index / "chroma"), "--port", str(chroma_port)]
             procs.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
         wait_until_ready(f"{chroma_url}/api/v2/heartbeat", procs[0])
-        with open(logs / f"api-{workers}.log", "wb") as log:
+        with open(logs / f"api-{name}.log", "wb") as log:
             command = [sys.executable, "-m", "assistant", "serve"]
-            procs.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
+            procs.append(subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=tree))
         api_url = f"http://127.0.0.1:{api_port}"
         wait_until_ready(f"{api_url}/readyz", procs[1], timeout=300)
         wait_for_vectors(api_url, workers)
@@ -260,6 +268,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=10, help="unmeasured seconds first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
+    parser.add_argument("--against", metavar="REF", help="also run this commit's code, in turn")
     args = parser.parse_args()
 
     def measure(url: str) -> dict[str, dict]:
@@ -274,12 +283,24 @@ def main() -> None:
             index, logs = Path(tmp) / "index", args.logs or Path(tmp)
             logs.mkdir(parents=True, exist_ok=True)
             shutil.copytree(args.index, index, ignore=shutil.ignore_patterns("assistant.db*"))
-            for workers in args.workers or [2]:
-                with running_setup(index, workers, logs) as url:
-                    rows[f"{workers} workers"] = measure(url)
-                print(json.dumps({"setup": f"{workers} workers", **rows[f"{workers} workers"]}))
-                sys.stdout.flush()
-    print(f"\n{args.clients} clients, {args.seconds:g} s each")
+            trees = {"": PROJECT_ROOT}
+            if args.against:
+                old = export_tree(args.against, Path(tmp) / "old")
+                trees = {" old": old, " new": PROJECT_ROOT}
+            for i, workers in enumerate(args.workers or [2]):
+                # Alternate which code goes first, so that neither always gets the fresher machine.
+                for label, tree in list(trees.items())[:: 1 if i % 2 == 0 else -1]:
+                    setup = f"{workers}w{label}"
+                    with running_setup(index, workers, logs, tree) as url:
+                        rows[setup] = measure(url)
+                    print(json.dumps({"setup": setup, **rows[setup]}), flush=True)
+    print_table(rows, args.clients, args.seconds)
+    if args.against:
+        print_ratios(rows, args.workers or [2])
+
+
+def print_table(rows: dict[str, dict], clients: int, seconds: float) -> None:
+    print(f"\n{clients} clients, {seconds:g} s each")
     heads = ("req/s", "p50 ms", "p95 ms", "p99 ms")
     print(f"{'set-up':<12} {'endpoint':<8} " + " ".join(f"{h:>8}" for h in heads) + "  errors")
     for setup, result in rows.items():
@@ -289,6 +310,17 @@ def main() -> None:
                 f"{setup:<12} {endpoint:<8} {r['req_per_s']:>8} {r['p50_ms']!s:>8} "
                 f"{r['p95_ms']!s:>8} {r['p99_ms']!s:>8}  {r['errors'] or '-'}"
             )
+
+
+def print_ratios(rows: dict[str, dict], workers: list[int]) -> None:
+    print("\nnew / old, both endpoints")
+    for n in workers:
+        old, new = rows[f"{n}w old"]["all"], rows[f"{n}w new"]["all"]
+        ratios = {
+            key: round(new[key] / old[key], 2) if old[key] and new[key] else None
+            for key in ("req_per_s", "p50_ms", "p95_ms", "p99_ms")
+        }
+        print(json.dumps({"workers": n, **ratios}))
 
 
 if __name__ == "__main__":

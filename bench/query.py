@@ -156,16 +156,22 @@ class Side:
         self.proc.wait(timeout=60)
 
 
+def export_tree(ref: str, into: Path) -> Path:
+    """The code of ``ref`` (its packages and web files) written under ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "assistant", "ingest", "web"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def compare(ref: str, questions: Path, repeat: int) -> None:
     """This tree against ``ref``, in alternating rounds; prints both and the ratios."""
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
-        archive = subprocess.run(
-            ["git", "archive", ref, "assistant", "ingest"],
-            cwd=PROJECT_ROOT,
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        export_tree(ref, Path(tmp))
         sides = [Side(f"old ({ref})", Path(tmp), questions), Side("new", PROJECT_ROOT, questions)]
         try:
             for r in range(repeat):
