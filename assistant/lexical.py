@@ -76,6 +76,10 @@ class LexicalIndex:
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # Every search asks for the generation: one open connection answers in
+        # microseconds where opening one costs milliseconds.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         self._generation = -1
         self._ids: list[str] = []
         self._meta: list[dict] = []
@@ -132,9 +136,13 @@ class LexicalIndex:
     # ------------------------------------------------------------ reading (queries)
 
     def generation(self) -> int:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            # fetchall ends the read transaction, so the next call sees newer writes.
+            query = "SELECT value FROM state WHERE key = 'generation'"
+            rows = self._reader.execute(query).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def __len__(self) -> int:
         self.refresh()
