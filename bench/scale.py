@@ -111,11 +111,17 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Settings().data_dir, help="data dir to copy")
     parser.add_argument("--factor", type=int, action="append", help="corpus multiple (repeat)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--as-built", action="store_true", help="measure the copies as they are (a stopped build)"
+    )
     args = parser.parse_args()
 
     factors = sorted(args.factor or [1, 10, 30])
     settings = Settings()
-    dirs = build(args.index, args.work, factors, settings)
+    if args.as_built:
+        dirs = [args.work / f"x{factor}" for factor in factors]
+    else:
+        dirs = build(args.index, args.work, factors, settings)
     items = load_items(args.questions)
     bots = []
     for data_dir in dirs:
@@ -135,16 +141,17 @@ def main() -> None:
     tables = [table(r) for r in rounds]
     shown = [s for s in STAGES if s not in ("floor", "naive")]
     print(f"\n{'chunks':>8} {'factor':>6}  " + "  ".join(f"{s + ' p50/p95':>17}" for s in shown))
-    for factor, bot, t in zip(factors, bots, tables, strict=True):
+    sizes = [len(bot.lexical) for bot in bots]
+    for size, t in zip(sizes, tables, strict=True):
         cells = "  ".join(f"{t[s]['p50_ms']:>8}/{t[s]['p95_ms']:<8}" for s in shown)
-        print(f"{len(bot.lexical):>8} {factor:>5}x  {cells}")
+        print(f"{size:>8} {size / sizes[0]:>5.1f}x  {cells}")
     print("\nratios to the smallest size (p50, p95)")
-    for factor, t in zip(factors, tables, strict=True):
+    for size, t in zip(sizes, tables, strict=True):
         ratios = {
             s: [round(t[s][p] / tables[0][s][p], 2) for p in ("p50_ms", "p95_ms")]
             for s in ("total", "dense", "lexical", "compose")
         }
-        print(json.dumps({"factor": factor, **ratios}))
+        print(json.dumps({"chunks": size, "factor": round(size / sizes[0], 1), **ratios}))
 
 
 if __name__ == "__main__":
