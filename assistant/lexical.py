@@ -8,6 +8,7 @@ is ready long before the dense vectors of a fresh install are.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sqlite3
@@ -171,6 +172,10 @@ class LexicalIndex:
                 bm25.index([r[3].split() or [""] for r in rows], show_progress=False)
             self._ids, self._texts, self._meta, self._bm25 = ids, texts, meta, bm25
             self._generation = generation
+            # The records live as long as the process: moved out of the cyclic garbage
+            # collector's reach, they no longer make each of its full passes walk them
+            # (90 ms at 230,000 chunks, paid by whichever request triggers it).
+            gc.freeze()
 
     def search(
         self, query: str, *, k: int = 20, filters: dict[str, str] | None = None
