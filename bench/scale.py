@@ -94,7 +94,8 @@ def build(source: Path, work: Path, factors: list[int], settings: Settings) -> l
         data_dir = work / f"x{factor}"
         if not (data_dir / DONE).exists():
             shutil.rmtree(data_dir, ignore_errors=True)
-            shutil.copytree(previous, data_dir, ignore=shutil.ignore_patterns("assistant.db*"))
+            skip = shutil.ignore_patterns("assistant.db*", DONE)
+            shutil.copytree(previous, data_dir, ignore=skip)
             started = time.perf_counter()
             pad(data_dir, chunks * factor, settings, seed=factor)
             seconds = round(time.perf_counter() - started)
