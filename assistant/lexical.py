@@ -8,6 +8,7 @@ is ready long before the dense vectors of a fresh install are.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sqlite3
@@ -76,6 +77,10 @@ class LexicalIndex:
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # Every search asks for the generation: one open connection answers in
+        # microseconds where opening one costs milliseconds.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         self._generation = -1
         self._ids: list[str] = []
         self._meta: list[dict] = []
@@ -132,9 +137,13 @@ class LexicalIndex:
     # ------------------------------------------------------------ reading (queries)
 
     def generation(self) -> int:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            # fetchall ends the read transaction, so the next call sees newer writes.
+            query = "SELECT value FROM state WHERE key = 'generation'"
+            rows = self._reader.execute(query).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def __len__(self) -> int:
         self.refresh()
@@ -163,6 +172,10 @@ class LexicalIndex:
                 bm25.index([r[3].split() or [""] for r in rows], show_progress=False)
             self._ids, self._texts, self._meta, self._bm25 = ids, texts, meta, bm25
             self._generation = generation
+            # The records live as long as the process: moved out of the cyclic garbage
+            # collector's reach, they no longer make each of its full passes walk them
+            # (90 ms at 230,000 chunks, paid by whichever request triggers it).
+            gc.freeze()
 
     def search(
         self, query: str, *, k: int = 20, filters: dict[str, str] | None = None
@@ -182,7 +195,9 @@ class LexicalIndex:
                 dtype=np.float32,
             )
         scores = self._bm25.get_scores(tokens, weight_mask=mask)
-        top = np.argsort(-scores)[:k]
+        # Partition, then sort only the k best: a full sort grows with the corpus.
+        top = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties by position
         return [
             (self._ids[i], self._texts[i], self._meta[i], float(scores[i]))
             for i in top

@@ -89,9 +89,17 @@ class Assistant:
     last_evidence: Evidence = field(default_factory=Evidence)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, store=None, dense_ready=None) -> Assistant:
-        """Wire the real components; ``store`` may be None while the dense index is built."""
-        lexical = LexicalIndex(settings.lexical_path)
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        store=None,
+        dense_ready=None,
+        lexical: LexicalIndex | None = None,
+    ) -> Assistant:
+        """Wire the real components; ``store`` may be None while the dense index is built.
+        Pass the ``lexical`` index of a previous assistant to keep one BM25 matrix in memory."""
+        lexical = lexical or LexicalIndex(settings.lexical_path)
         retriever = Retriever(lexical, store, k=settings.retrieval_k, dense_ready=dense_ready)
         model = make_chat_model(settings)
         embeddings = store.embeddings if store is not None else None

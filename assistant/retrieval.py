@@ -128,10 +128,11 @@ class Retriever:
 
     def _lexical(self, query: str, filters: dict[str, str], n: int) -> list[Passage]:
         t0 = time.perf_counter()
-        hits = self.lexical.search(query, k=n, filters=None)
         if filters:
             # Over-fetch then filter, so rare filters still find their passages.
             hits = [h for h in self.lexical.search(query, k=n * 20) if matches(h[2], filters)][:n]
+        else:
+            hits = self.lexical.search(query, k=n)
         self.last_timings.lexical += time.perf_counter() - t0
         return [Passage(id=i, text=t, metadata=m, lexical=s) for i, t, m, s in hits]
 

@@ -62,10 +62,19 @@ def _mentions(tokens: list[str], name: tuple[str, ...]) -> bool:
     return False
 
 
+def _heads(tokens: list[str]) -> set[str]:
+    """The words a name must start with to be mentioned: each token, and its prefixes of
+    five letters or more (see ``_mentions``). Checking a name's first word against this
+    set is what makes trying every country name cheap."""
+    return {t[:i] for t in tokens for i in range(5, len(t))} | set(tokens)
+
+
 def unmatched_countries(query: str, passage_texts: list[str], country_csv: Path) -> list[str]:
     """Countries named in ``query`` that none of ``passage_texts`` names."""
     names = _country_names(str(country_csv))
-    asked = [n for n in names if _mentions(tokenize(query), n)]
+    tokens = tokenize(query)
+    heads = _heads(tokens)
+    asked = [n for n in names if n[0] in heads and _mentions(tokens, n)]
     if not asked:
         return []
     found = tokenize(" ".join(passage_texts))

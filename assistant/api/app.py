@@ -67,7 +67,10 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
 
         def attach_store(store) -> None:
             with_vectors = Assistant.from_settings(
-                settings, store=store, dense_ready=lambda: indexer.progress.dense_ready
+                settings,
+                store=store,
+                dense_ready=lambda: indexer.progress.dense_ready,
+                lexical=state.assistant.lexical,  # one BM25 matrix per worker
             )
             with_vectors.lexical.refresh()
             state.assistant = with_vectors
