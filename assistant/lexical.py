@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LexicalIndex", "tokenize"]
+__all__ = ["LexicalIndex", "LexicalRecords", "tokenize"]
 
 # Small stop lists for the languages we answer in; BM25's idf handles the rest.
 _STOP_WORDS = """
@@ -66,6 +66,55 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(root, source);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_GENERATION = "SELECT value FROM state WHERE key = 'generation'"  # bumped by every write
+
+
+class LexicalRecords:
+    """Read-only views of the records, for a process that must not create the store or
+    take its write lock (the API reads while another process may still be indexing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(generation, documents, chunks); zeros before the first records."""
+        if not self.path.exists():
+            return 0, 0, 0
+        try:
+            with closing(self._connect()) as db:
+                row = db.execute(_GENERATION).fetchone()
+                documents, chunks = db.execute(
+                    "SELECT COUNT(DISTINCT root || ' ' || source), COUNT(*) FROM chunks"
+                ).fetchone()
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0, 0, 0
+        return (int(row[0]) if row else 0), documents, chunks
+
+    def generation(self) -> int:
+        if not self.path.exists():
+            return 0
+        try:
+            with closing(self._connect()) as db:
+                row = db.execute(_GENERATION).fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def of_source(self, source: str) -> list[tuple[str, str, str, dict]]:
+        """(id, root, text, metadata) of every chunk of ``source``, in any root."""
+        if not self.path.exists():
+            return []
+        try:
+            with closing(self._connect()) as db:
+                rows = db.execute(
+                    "SELECT id, root, text, metadata FROM chunks WHERE source = ?", (source,)
+                ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [(id_, root, text, json.loads(meta)) for id_, root, text, meta in rows]
 
 
 class LexicalIndex:
@@ -141,8 +190,7 @@ class LexicalIndex:
             if self._reader is None:
                 self._reader = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             # fetchall ends the read transaction, so the next call sees newer writes.
-            query = "SELECT value FROM state WHERE key = 'generation'"
-            rows = self._reader.execute(query).fetchall()
+            rows = self._reader.execute(_GENERATION).fetchall()
         return int(rows[0][0]) if rows else 0
 
     def __len__(self) -> int:

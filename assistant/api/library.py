@@ -9,11 +9,8 @@ its heading, which is what a citation's link points to.
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 import unicodedata
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
+from assistant.lexical import LexicalRecords
 from ingest.chunking import SEP
 
 __all__ = ["Library", "SourceDocument", "SourceSection", "anchor_for", "passage_url"]
@@ -93,52 +91,30 @@ def _position(chunk_id: str) -> int:
 
 
 class Library:
-    """Read-only views of the lexical store's records."""
+    """The documents of the lexical store, read-only."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.records = LexicalRecords(path)
         self._counted: tuple[int, int, int] | None = None  # generation, documents, chunks
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) in the index; (0, 0) before the first records."""
-        if not self.path.exists():
-            return 0, 0
-        try:
-            with closing(self._connect()) as db:
-                row = db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
-                generation = int(row[0]) if row else 0
-                if self._counted is None or self._counted[0] != generation:
-                    documents, chunks = db.execute(
-                        "SELECT COUNT(DISTINCT root || ' ' || source), COUNT(*) FROM chunks"
-                    ).fetchone()
-                    self._counted = (generation, documents, chunks)
-        except sqlite3.OperationalError:  # tables not created yet
-            return 0, 0
+        generation = self.records.generation()
+        if self._counted is None or self._counted[0] != generation:
+            self._counted = self.records.counts()
         return self._counted[1], self._counted[2]
 
     def document(
         self, source: str, *, section: str | None = None, limit: int = 200
     ) -> SourceDocument | None:
         """The document ``source`` as sections; at most ``limit`` of them, around ``section``."""
-        if not self.path.exists():
-            return None
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT id, root, text, metadata FROM chunks WHERE source = ?", (source,)
-            ).fetchall()
+        rows = self.records.of_source(source)
         if not rows:
             return None
         # The shipped corpus first, should a folder of the user's give the same path.
         root = min({r[1] for r in rows}, key=lambda label: (label != "corpus", label))
         chunks = sorted(
-            (
-                (_position(id_), text, json.loads(meta))
-                for id_, label, text, meta in rows
-                if label == root
-            ),
+            ((_position(id_), text, meta) for id_, label, text, meta in rows if label == root),
             key=lambda chunk: chunk[0],
         )
         sections = self._sections(chunks)
