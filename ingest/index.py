@@ -18,10 +18,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
 from assistant.lexical import LexicalIndex
@@ -105,8 +110,12 @@ class Indexer:
         self._embeddings = embeddings
         self.manifest = Manifest.load(settings.corpus_dir / "manifest.yaml")
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        self.client = chroma_client(settings)
         self.lexical = LexicalIndex(settings.lexical_path)
+
+    @cached_property
+    def client(self) -> ClientAPI:
+        """Connected on first use: planning and keyword records need no Chroma server."""
+        return chroma_client(self.settings)
 
     @property
     def embeddings(self) -> NamedEmbeddings:

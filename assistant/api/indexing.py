@@ -7,6 +7,7 @@ One background thread, in phases::
     waiting   another server process is embedding (its progress is shown)
     embedder  load the embedding model, open the Chroma collection
     embedding embed what Chroma lacks, in small steps              (minutes on a fresh clone)
+    retrying  the Chroma server does not answer: try the last two phases again later
     complete  dense retrieval on
 
 Answers come from keyword search as soon as there are BM25 records (at once when a
@@ -28,16 +29,28 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
 from assistant.settings import Settings
-from assistant.store import EmbedderMismatch, IndexMissing, chroma_client, vector_store
+from assistant.store import (
+    EmbedderMismatch,
+    IndexMissing,
+    chroma_client,
+    chroma_reachable,
+    vector_store,
+)
+
+if TYPE_CHECKING:
+    from ingest.index import Indexer, Plan
 
 __all__ = ["BackgroundIndexer", "IndexingStopped", "Progress"]
 
 log = logging.getLogger(__name__)
+
+_MAX_PAUSE = 30.0  # seconds between two tries to reach the Chroma server
 
 
 class IndexingStopped(Exception):
@@ -122,9 +135,10 @@ class BackgroundIndexer:
         try:
             self.on_lexical()  # the records a previous run left, if any
             if self.settings.index_on_start:
-                self._index()
+                indexer, plan = self._index_lexical()
+                self._until_chroma_answers(lambda: self._index_dense(indexer, plan))
             else:
-                self._open_only()
+                self._until_chroma_answers(self._open_only)
         except IndexingStopped:
             log.info("indexing stopped at %s; the next start resumes it", self.progress.phase)
         except EmbedderMismatch as exc:
@@ -134,7 +148,31 @@ class BackgroundIndexer:
             log.exception("indexing failed; answers use keyword search only")
             self._set(phase="failed", error=str(exc))
 
-    def _index(self) -> None:
+    def _until_chroma_answers(self, step: Callable[[], None]) -> None:
+        """Run ``step``, again and again while the Chroma server does not answer, so that
+        vectors come back after Chroma does without restarting the API."""
+        pause = 1.0
+        while True:
+            try:
+                step()
+                return
+            except IndexingStopped:
+                raise
+            except Exception as exc:
+                if not self.settings.chroma_url or chroma_reachable(self.settings):
+                    raise
+                log.warning(
+                    "the Chroma server does not answer (%s); keyword search only, "
+                    "trying again in %.0f s",
+                    type(exc).__name__,
+                    pause,
+                )
+                self._set(phase="retrying", error="the Chroma server does not answer")
+            if self._stop.wait(pause):
+                raise IndexingStopped
+            pause = min(2 * pause, _MAX_PAUSE)
+
+    def _index_lexical(self) -> tuple[Indexer, Plan]:
         from ingest.index import Indexer
 
         self._set(phase="reading")
@@ -153,7 +191,9 @@ class BackgroundIndexer:
             sum(len(ids) for ids, _ in plan.chunks.values()),
             changed,
         )
+        return indexer, plan
 
+    def _index_dense(self, indexer: Indexer, plan: Plan) -> None:
         while True:
             try:
                 self._dense_lock.acquire(timeout=1)
@@ -170,7 +210,7 @@ class BackgroundIndexer:
             self._progress_file.unlink(missing_ok=True)
         finally:
             self._dense_lock.release()
-        self._set(phase="complete")
+        self._set(phase="complete", error=None)
 
     def _open_only(self) -> None:
         """``index_on_start`` off: use the index as ``python -m ingest`` left it."""
@@ -184,7 +224,7 @@ class BackgroundIndexer:
             log.warning("%s; answering from keyword search only", exc)
             self._set(phase="off", error=str(exc))
             return
-        self._set(phase="complete")
+        self._set(phase="complete", error=None)
 
     def _attach_store(self, embeddings: NamedEmbeddings, client, *, create: bool = True) -> None:
         self._embeddings = embeddings

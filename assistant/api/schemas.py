@@ -231,7 +231,7 @@ class Health(BaseModel):
 class IndexingOut(BaseModel):
     phase: str = Field(
         description="starting | reading | lexical | waiting (another process embeds) | embedder "
-        "| embedding | complete | failed | off"
+        "| embedding | retrying (the Chroma server does not answer) | complete | failed | off"
     )
     done: int = Field(description="Chunks embedded so far in this run.")
     total: int = Field(description="Chunks this run has to embed.")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from assistant.api import create_app
 from assistant.settings import Settings
 from ingest.index import Indexer
-from tests.api.conftest import open_client, sse_events
+from tests.api.conftest import indexing_phase, open_client, sse_events
 from tests.app_fixtures import ServerThread, wait_for
 from tests.conftest import copy_sample_corpus, make_settings
 from tests.disks import fill, small_disk
@@ -114,6 +114,30 @@ def test_chroma_server_killed_then_restarted(tmp_path, embeddings, chroma):
         ]
     finally:
         client.__exit__(None, None, None)
+
+
+def test_chroma_server_down_at_start_then_up(tmp_path, embeddings):
+    """Keyword search answers at once; the vectors are built once Chroma answers,
+    without restarting the API."""
+    chroma = ChromaServer(tmp_path / "chroma-data")  # not started yet
+    settings = make_settings(tmp_path / "var", copy_sample_corpus(tmp_path), chroma_url=chroma.url)
+    client = open_client(settings, embeddings, complete=False)
+    try:
+        wait_for(lambda: indexing_phase(client) == "retrying", 120, "the indexer to wait")
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["unavailable"] == ["vector_store"]
+        assert ready.json()["chunks"] > 0
+        keyword = ask(client, FACTORING)
+        assert keyword.status_code == 200 and keyword.json()["lexical_only"] is True
+
+        chroma.start()
+        wait_for(lambda: indexing_phase(client) == "complete", 180, "vectors after Chroma")
+        assert client.get("/readyz").json()["indexing"]["error"] is None
+        hybrid = ask(client, FACTORING).json()
+        assert hybrid["lexical_only"] is False and hybrid["citations"]
+    finally:
+        client.__exit__(None, None, None)
+        chroma.stop()
 
 
 # ------------------------------------------------------------ the LLM server
