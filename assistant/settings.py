@@ -45,6 +45,17 @@ class Settings(BaseSettings):
         description="URL of a `chroma run` server (e.g. http://localhost:8000). "
         "Empty: embedded Chroma on disk under data_dir.",
     )
+    chroma_api_key: SecretStr | None = Field(
+        default=None,
+        description="Token sent as x-chroma-token to a Chroma server that requires one "
+        "(Chroma Cloud: the database's API key, with chroma_url https://api.trychroma.com).",
+    )
+    chroma_tenant: str = Field(
+        default="default_tenant", description="Chroma tenant on a Chroma server or Cloud."
+    )
+    chroma_database: str = Field(
+        default="default_database", description="Chroma database on a Chroma server or Cloud."
+    )
     collection: str = Field(default="export-assistant", description="Chroma collection name.")
     chunk_size: int = Field(default=600, ge=200, description="Max characters per chunk.")
     chunk_overlap: int = Field(default=80, ge=0, description="Characters shared by neighbours.")
@@ -212,6 +223,7 @@ class Settings(BaseSettings):
         return [key for key in value or [] if key]
 
     @field_validator(
+        "chroma_api_key",
         "public_url",
         "whatsapp_app_secret",
         "whatsapp_verify_token",

@@ -68,10 +68,14 @@ def chroma_client(settings: Settings) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         host, port = chroma_address(settings.chroma_url)
+        key = settings.chroma_api_key
         return chromadb.HttpClient(
             host=host,
             port=port,
             ssl=urlparse(settings.chroma_url).scheme == "https",
+            headers={"x-chroma-token": key.get_secret_value()} if key else None,
+            tenant=settings.chroma_tenant,
+            database=settings.chroma_database,
             settings=chroma_settings,
         )
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import Retriever
-from assistant.store import chroma_client, vector_store
+from assistant.store import chroma_address, chroma_client, vector_store
 from ingest.index import Indexer
 from tests.conftest import PYTHON, subprocess_env
 from tests.servers import ChromaServer
@@ -89,3 +89,31 @@ def test_client_server_mode(settings, corpus, embeddings, chroma_server):
         "How long to withdraw from a distance contract?", k=3
     )
     assert any(p.source.startswith("regs/consumer-rights") for p in top)
+
+
+def test_a_tenant_and_database_of_its_own_on_the_server(
+    settings, corpus, embeddings, chroma_server
+):
+    """Chroma Cloud and shared servers keep each deployment in its own tenant and database."""
+    import chromadb
+
+    host, port = chroma_address(chroma_server)
+    admin = chromadb.AdminClient(
+        chromadb.config.Settings(
+            chroma_server_host=host,
+            chroma_server_http_port=port,
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+        )
+    )
+    admin.create_tenant("acme")
+    admin.create_database("exports", tenant="acme")
+    remote = settings.model_copy(
+        update={"chroma_url": chroma_server, "chroma_tenant": "acme", "chroma_database": "exports"}
+    )
+    Indexer(remote, embeddings).run([corpus])
+
+    default = chromadb.HttpClient(host=host, port=port)
+    assert remote.collection not in {c.name for c in default.list_collections()}
+    store = vector_store(chroma_client(remote), remote.collection, embeddings)
+    top = store.similarity_search("How long to withdraw from a distance contract?", k=3)
+    assert any(d.metadata["source"].startswith("regs/consumer-rights") for d in top)
