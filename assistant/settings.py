@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="URL of a `chroma run` server (e.g. http://localhost:8000). "
         "Empty: embedded Chroma on disk under data_dir.",
     )
+    chroma_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to wait for the Chroma server's answer before giving up "
+        "(a 503 to the client) instead of holding a worker thread.",
+    )
     chroma_api_key: SecretStr | None = Field(
         default=None,
         description="Token sent as x-chroma-token to a Chroma server that requires one "

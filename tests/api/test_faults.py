@@ -9,6 +9,7 @@ heal by itself once the backend is back, without restarting the API.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -112,6 +113,28 @@ def test_chroma_server_killed_then_restarted(tmp_path, embeddings, chroma):
             (1, FACTORING, first["answer"]),
             (2, FOLLOW_UP, again["answer"]),
         ]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_chroma_server_that_hangs_costs_a_timeout_not_a_thread(tmp_path, embeddings, chroma):
+    settings = make_settings(
+        tmp_path / "var", copy_sample_corpus(tmp_path), chroma_url=chroma.url, chroma_timeout=2.0
+    )
+    Indexer(settings, embeddings).run([settings.corpus_dir])
+    client = open_client(settings, embeddings)
+    try:
+        assert ask(client, FACTORING).status_code == 200
+        chroma.proc.send_signal(signal.SIGSTOP)  # the port stays open; nothing answers
+        try:
+            assert_retry_later(ask(client, FACTORING), "vector_store_unavailable")
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["unavailable"] == ["vector_store"]
+        finally:
+            chroma.proc.send_signal(signal.SIGCONT)
+        wait_for(
+            lambda: ask(client, FACTORING).status_code == 200, 60, "answers after Chroma wakes"
+        )
     finally:
         client.__exit__(None, None, None)
 
