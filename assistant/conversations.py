@@ -151,13 +151,16 @@ def make_engine(url: str) -> Engine:
         connect_args = {}
         if parsed.get_driver_name() in ("psycopg", "psycopg2") and "options" not in parsed.query:
             connect_args["options"] = f"-c lock_timeout={LOCK_WAIT_SECONDS}s"
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return create_engine(
+            url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args: dict = {"check_same_thread": False}
     if "timeout" not in parsed.query:
         connect_args["timeout"] = LOCK_WAIT_SECONDS
-    engine = create_engine(url, connect_args=connect_args)
+    # hide_parameters: an error's text would otherwise carry people's questions into logs.
+    engine = create_engine(url, connect_args=connect_args, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:

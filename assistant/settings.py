@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
@@ -291,10 +292,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'assistant.db'}"
 
 
+_SECRET_PARAMETER = re.compile(r"(?i)([?&][^=&]*(?:pass|token|secret|key)[^=&]*=)[^&]*")
+
+
 def masked_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``: fit for a log."""
+    """``url`` with its password, and query parameters that look like one (``?password=``,
+    ``sslpassword``, ``token``), replaced by ``***``: fit for a log."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is not None:  # (urlunsplit would turn sqlite:/// into sqlite:/)
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return _SECRET_PARAMETER.sub(r"\1***", url)

@@ -103,6 +103,7 @@ def _unavailable(message: str, code: str) -> ApiError:
 
 # SQLite's primary result codes (the low byte of an extended code).
 _SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_SQLITE_DOWN = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
 # PostgreSQL SQLSTATEs: disk_full; lock_not_available, query_canceled (a lock timeout).
 _PG_FULL = {"53100"}
 _PG_BUSY = {"55P03", "57014"}
@@ -140,10 +141,20 @@ def backend_error(exc: Exception, chroma_url: str | None) -> ApiError | None:
         return _unavailable(
             "The conversations database is busy; try again in a few seconds.", "database_busy"
         )
-    return _unavailable(
-        "The conversations database is not reachable; try again in a few seconds.",
-        "database_unavailable",
-    )
+    if _unreachable(sqlite_code, primary, sqlstate):
+        return _unavailable(
+            "The conversations database is not reachable; try again in a few seconds.",
+            "database_unavailable",
+        )
+    return None  # a wrong schema, a corrupt file: a bug to see (500), not to retry
+
+
+def _unreachable(sqlite_code: int | None, primary: int | None, sqlstate: str | None) -> bool:
+    if sqlite_code is not None:
+        return primary in _SQLITE_DOWN
+    # psycopg: no SQLSTATE when the client lost the server; 08 connection exceptions;
+    # 57P admin shutdown, crash, cannot connect now.
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 def _location(loc: tuple) -> str:

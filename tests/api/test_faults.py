@@ -13,7 +13,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -269,6 +269,19 @@ def test_locked_database_answers_503_then_recovers(
         ]
     finally:
         client.__exit__(None, None, None)
+
+
+def test_a_broken_schema_is_a_bug_to_see_not_a_retry(sample_index, embeddings, tmp_path):
+    """Only a busy, full or unreachable database is the client's to wait for."""
+    database = tmp_path / "broken.db"
+    app = create_app(sqlite_settings(sample_index, database, 0.5), embeddings=embeddings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert ask(client, FACTORING).status_code == 200
+        with closing(sqlite3.connect(database)) as db:
+            db.execute("DROP TABLE turns")
+        response = ask(client, FACTORING)
+        assert response.status_code == 500 and "Retry-After" not in response.headers
+        assert response.json()["error"]["type"] == "server_error"
 
 
 def test_full_disk_answers_507_and_keeps_earlier_conversations(sample_index, embeddings, tmp_path):

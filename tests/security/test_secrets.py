@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from assistant.api import create_app
 from assistant.channels.twilio import twilio_signature
 from assistant.cli import _log_config
+from assistant.settings import masked_url
 from tests.api.conftest import open_client
 from tests.app_fixtures import ServerThread, wait_for
 from tests.channels.conftest import sign, text_message
@@ -196,3 +197,20 @@ def test_the_access_log_masks_the_verify_token(sample_index, embeddings, caplog)
         access.removeFilter(redact)
     assert any("hub.verify_token=***&hub.challenge=42" in line for line in access_lines(caplog))
     assert not any(token in line for line in access_lines(caplog))
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql+psycopg://u:pw@h/db", "postgresql+psycopg://u:***@h/db"),
+        (
+            "postgresql+psycopg://u@h/db?password=pw&sslmode=require",
+            "postgresql+psycopg://u@h/db?password=***&sslmode=require",
+        ),
+        ("redis://h:6379/0?password=pw", "redis://h:6379/0?password=***"),
+        ("postgresql://u:pw@h/db?sslpassword=pw", "postgresql://u:***@h/db?sslpassword=***"),
+        ("sqlite:///var/assistant.db?timeout=5", "sqlite:///var/assistant.db?timeout=5"),
+    ],
+)
+def test_passwords_in_urls_are_masked_wherever_they_are(url, masked):
+    assert masked_url(url) == masked
