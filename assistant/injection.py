@@ -15,6 +15,7 @@ regulatory language and pass untouched. A model's reply is cleaned again
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 
 from assistant.retrieval import Passage
@@ -27,17 +28,22 @@ _AI = (
 )
 _PATTERNS = [
     # Overrides of the model's instructions.
+    # (Instructions and prompts only: "Member States may disregard the previous rules".)
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?]{0,40}\b(?:previous|prior|above|"
-    r"earlier|preceding|original|system|all|your)\b[^.!?]{0,30}\b(?:instructions?|prompts?|"
-    r"rules|directions|guidelines|directives)\b",
+    r"earlier|preceding|original|system|all|your)\b[^.!?]{0,30}\b(?:instructions?|prompts?)\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+)?your\s+(?:rules|guidelines)\b",
     r"\b(?:new|updated|real|actual|hidden|secret)\s+(?:system\s+)?instructions?\s*:",
     # Attempts to read the prompt.
-    r"\bsystem\s+(?:prompt|message|instructions)\b",
+    # ("AES returns a system message"; "print the instructions on the back of form CN23".)
+    r"\bsystem\s+prompt\b|\b(?:your|the\s+assistant'?s?)\s+system\s+(?:message|instructions)\b",
     r"\b(?:reveal|print|show|repeat|output|display|leak|disclose|dump|recite)\b[^.!?]{0,40}"
-    r"\b(?:your|the)\s+(?:initial\s+|original\s+|hidden\s+)?(?:prompt|instructions)\b",
+    r"\b(?:your\s+(?:\w+\s+)?(?:prompt|instructions)|the\s+prompt|the\s+(?:initial|original|"
+    r"hidden|system)\s+(?:prompt|instructions)|the\s+instructions\s+(?:you|above|given))\b",
     # New roles.
-    r"\byou\s+are\s+(?:now|no\s+longer)\b",
-    r"\bfrom\s+now\s+on\b[^.!?]{0,40}\byou\b",
+    # ("If you are no longer VAT registered"; "from now on, you will need a declaration".)
+    rf"\byou\s+are\s+(?:now|no\s+longer)\b[^.!?]{{0,40}}\b(?:{_AI}|dan|\w*bot)\b",
+    r"\bfrom\s+now\s+on\b[^.!?]{0,40}\byou\s+(?:(?:will|must|shall|should)\s+)?(?:answer|"
+    r"respond|reply|say|tell|act|behave|ignore|obey|pretend)\b",
     r"\bpretend\s+(?:to\s+be|you\s+are|that\s+you)\b",
     rf"\b(?:act|behave|respond)\s+as\s+(?:an?|the)\s+(?:\w+\s+)?{_AI}\b",
     r"\b(?:jailbreak|dan\s+mode|developer\s+mode)\b",
@@ -48,10 +54,12 @@ _PATTERNS = [
     # "As an AI, ..." but not the customs "declared as an AI statement".
     r"\bas\s+an?\s+(?:ai\s*,|(?:ai\s+)?(?:assistant|chat ?bot|llm|language\s+model|ai\s+model))",
     rf"^(?:dear|hey|hi|hello|attention)\s+{_AI}\b",
-    r"\b(?:tell|inform|remind|convince|assure|instruct)\s+(?:the|every|all)\s+users?\b",
-    r"\b(?:always|only)\s+(?:answer|respond|reply)\b",
-    r"\bdo\s+not\s+(?:mention|reveal|tell|cite|disclose)\b[^.!?]{0,30}\b(?:user|instructions?|"
-    r"prompt)\b",
+    # Orders about the user, in the imperative ("the operator shall inform the users" is law).
+    r"^\W*(?:please\s+)?(?:tell|inform|remind|convince|assure|instruct)\s+(?:the|every|all)\s+"
+    r"users?\b",
+    r"\byou\s+(?:(?:must|should|will|shall)\s+)?(?:always|only)\s+(?:answer|respond|reply)\b",
+    r"\bdo\s+not\s+(?:mention|reveal|cite|disclose)\b[^.!?]{0,30}\b(?:(?:this|these|above)\s+"
+    r"instructions?|prompt)\b|\bdo\s+not\s+tell\s+(?:the\s+)?users?\b",
     # Exfiltration: the conversation sent somewhere, or URL templates filled by the model.
     r"\b(?:send|forward|post|transmit|upload|e-?mail|submit|append|encode|include|leak)\b"
     r"[^.!?]{0,60}\b(?:conversation|chat\s+history|transcript|previous\s+messages|"
@@ -64,6 +72,8 @@ _PATTERNS = [
     r"\bignore[rz]?\b[^.!?]{0,30}\binstructions\s+(?:pr[ée]c[ée]dentes|ci-dessus|ant[ée]rieures)",
     r"\bignor[ae]r?\b[^.!?]{0,30}\binstru[cç](?:ciones|[õo]es)\s+(?:anteriores|previas)",
     r"\bprompt\s+(?:syst[èe]me|del\s+sistema|do\s+sistema)\b",
+    r"\bignorier\w*\b[^.!?]{0,30}\b(?:vorherigen|bisherigen|obigen)\s+anweisungen\b",
+    r"تجاهل[^.!?؟]{0,30}التعليمات",
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
 
@@ -71,7 +81,8 @@ _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE |
 # that hostile text of any length is scanned in linear time.
 _IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\s]*\)")
 _LINK = re.compile(r"\[([^\[\]\n]+)\]\([^()\s]*\)")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# A sentence: from a non-space to the first ., ! or ? followed by a space, or the end.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s)|$)", re.DOTALL)
 # A URL with or without scheme: "https://a.b/c", "www.a.b", "evil.example/c?q=1".
 _URL = re.compile(
     r"(?<![\w./:-])(?:(?:https?://|www\.)[^\s<>\"'()\[\]]+"
@@ -81,19 +92,57 @@ _URL = re.compile(
 
 
 def is_injection(sentence: str) -> bool:
-    """Whether ``sentence`` speaks to an AI model rather than to a reader."""
-    return bool(_INJECTION.search(sentence))
+    """Whether ``sentence`` speaks to an AI model rather than to a reader (compared in
+    NFKC form without invisible format characters: "Ig\u200bnore" is "Ignore")."""
+    folded = unicodedata.normalize("NFKC", sentence)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    return bool(_INJECTION.search(folded))
 
 
 def clean_text(text: str) -> str:
-    """``text`` without its images, link targets, and sentences addressed to a model."""
-    text = _LINK.sub(r"\1", _IMAGE.sub("", text))
-    lines = []
-    for line in text.splitlines():
-        kept = [s for s in _SENTENCE.split(line) if not is_injection(s)]
-        if kept or not line.strip():
-            lines.append(" ".join(kept))
-    return "\n".join(lines)
+    """``text`` without its images, link targets, and sentences addressed to a model.
+
+    Sentences are read across the line breaks of a paragraph (hard-wrapped text), and
+    removed from each line they span; lines without one are left exactly as they were.
+    """
+    lines = _LINK.sub(r"\1", _IMAGE.sub("", text)).splitlines()
+    cuts: dict[int, list[tuple[int, int]]] = {}
+    for block in _paragraphs(lines):
+        starts, joined = [], ""
+        for i in block:
+            starts.append(len(joined))
+            joined += lines[i] + " "
+        for sentence in _SENTENCE.finditer(joined):
+            if not is_injection(sentence.group()):
+                continue
+            for i, start in zip(block, starts, strict=True):
+                low = max(sentence.start(), start) - start
+                high = min(sentence.end(), start + len(lines[i])) - start
+                if low < high:
+                    cuts.setdefault(i, []).append((low, high))
+    kept = []
+    for i, line in enumerate(lines):
+        if i not in cuts:
+            kept.append(line)
+            continue
+        for low, high in sorted(cuts[i], reverse=True):
+            line = line[:low] + " " + line[high:]
+        if line.strip():
+            kept.append(re.sub(r"\s{2,}", " ", line).strip())
+    return "\n".join(kept)
+
+
+def _paragraphs(lines: list[str]) -> list[list[int]]:
+    """Indices of the lines of each paragraph (runs of non-blank lines)."""
+    blocks: list[list[int]] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if blocks and blocks[-1][-1] == i - 1:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks
 
 
 def clean_passage(passage: Passage) -> Passage:
