@@ -47,7 +47,11 @@ class Budgets:
     def __init__(self, budgets: dict[str, str], storage_url: str = "") -> None:
         self.budgets = {name: parse_budget(text) for name, text in budgets.items()}
         self._storage_url = masked_url(storage_url) if storage_url else "memory"
-        storage = storage_from_string(storage_url or "memory://", wrap_exceptions=True)
+        # Short socket timeouts: a Redis that hangs must let requests through, not hold them.
+        redis = storage_url.startswith("redis")
+        options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis else {}
+        storage = storage_from_string(storage_url or "memory://", wrap_exceptions=True, **options)
+        self._warned = 0.0  # when storage trouble was last logged
         self._limiter = MovingWindowRateLimiter(storage)
 
     @classmethod
@@ -77,10 +81,12 @@ class Budgets:
                     reset = self._limiter.get_window_stats(limit, budget, key).reset_time
                     return Refusal(limit, max(1, math.ceil(reset - time.time())))
         except StorageError as exc:
-            log.warning(
-                "rate limit storage unavailable, not limiting: %s",
-                type(exc.storage_error).__name__,
-            )
+            if time.monotonic() - self._warned > 60:  # once a minute, not once a request
+                self._warned = time.monotonic()
+                log.warning(
+                    "rate limit storage unavailable, not limiting: %s",
+                    type(exc.storage_error).__name__,
+                )
         return None
 
     def first_refusal(self, budget: str, key: str, refusal: Refusal) -> bool:

@@ -269,8 +269,10 @@ class Settings(BaseSettings):
             value = value.split(",")
         proxies = [proxy.strip() for proxy in value or [] if proxy.strip()]
         for proxy in proxies:
-            if proxy != "*":
-                ipaddress.ip_network(proxy, strict=False)  # ValueError names it
+            if proxy == "*":
+                # uvicorn would take the left-most X-Forwarded-For: the client's own choice.
+                raise ValueError("list your proxies: '*' lets any client choose its address")
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names it
         return proxies
 
     @field_validator("chroma_url", "llm", "llm_base_url", "database_url", mode="before")

@@ -3,6 +3,7 @@ checked chat request (its conversation's history loaded, its limits enforced).""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -59,8 +60,16 @@ def get_indexer(request: Request) -> BackgroundIndexer:
 
 def client_ip(request: Request) -> str:
     """The client's address: the connecting one, or the one a trusted proxy forwarded
-    (``ProxyHeadersMiddleware``, set up from ``trusted_proxies``, put it in the scope)."""
-    return request.client.host if request.client else "unknown"
+    (``ProxyHeadersMiddleware``, set up from ``trusted_proxies``, put it in the scope).
+    An IPv6 client counts as its /64: one subscriber holds a whole /64 to rotate through."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return host
 
 
 def within_budget(budget: str):

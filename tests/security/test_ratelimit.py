@@ -4,13 +4,18 @@ with a 429 in the usual error shape and a Retry-After."""
 from __future__ import annotations
 
 import logging
+import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from starlette.requests import Request
 
+from assistant.api.deps import client_ip
 from assistant.ratelimit import Budgets
+from assistant.settings import Settings
 from tests.api.conftest import open_client
 from tests.servers import free_port
 
@@ -70,6 +75,31 @@ def test_unreachable_storage_lets_requests_through_and_warns(caplog):
         assert budgets.hit("q", "192.0.2.9") is None
     assert "rate limit storage unavailable, not limiting: ConnectionError" in caplog.text
     assert "pw-never-logged" not in caplog.text
+    assert caplog.text.count("rate limit storage unavailable") == 1, "once a minute"
+
+
+def test_a_redis_that_hangs_lets_requests_through():
+    """It accepts connections and never answers: requests wait half a second, not forever."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        budgets = Budgets({"q": "1/minute"}, f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        assert budgets.hit("q", "192.0.2.9") is None
+        assert budgets.hit("q", "192.0.2.9") is None
+
+
+def test_every_address_of_an_ipv6_subscriber_shares_one_budget():
+    def ip(host: str) -> str:
+        return client_ip(Request({"type": "http", "client": (host, 1234), "headers": []}))
+
+    assert ip("2001:db8:1:2:aaaa::1") == ip("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert ip("2001:db8:1:3::1") != ip("2001:db8:1:2::1")
+    assert ip("192.0.2.7") == "192.0.2.7"
+
+
+def test_trusting_every_proxy_is_refused():
+    with pytest.raises(ValidationError, match="list your proxies"):
+        Settings(trusted_proxies="*")
 
 
 # ------------------------------------------------------------ through the API
