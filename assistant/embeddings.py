@@ -59,35 +59,48 @@ class NamedEmbeddings(Embeddings):
 class QueryBatcher:
     """Runs ``encode`` on the texts of concurrent callers together, one call at a time.
 
-    Whoever holds the lock encodes everything queued so far, its own text included;
-    callers that queued meanwhile find their vector ready when they get the lock.
-    Under load one forward pass serves many requests, and model calls never compete
-    for the cores.
+    A caller that finds no batch running encodes everything queued so far, its own text
+    included; callers that queued meanwhile wait for that batch or the next and return
+    as soon as their vector is in. Under load one forward pass serves many requests, and
+    model calls never compete for the cores.
     """
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
         self._encode = encode
         self._queue: list[tuple[str, Future]] = []
-        self._queue_lock = threading.Lock()
-        self._encode_lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._busy = False
 
     def __call__(self, text: str) -> list[float]:
         future: Future = Future()
-        with self._queue_lock:
+        with self._changed:
             self._queue.append((text, future))
-        with self._encode_lock:
-            if not future.done():
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                try:
-                    vectors = self._encode([t for t, _ in batch])
-                except BaseException as exc:  # every caller of the batch sees the failure
-                    for _, waiting in batch:
-                        waiting.set_exception(exc)
-                else:
-                    for (_, waiting), vector in zip(batch, vectors, strict=True):
-                        waiting.set_result(vector.tolist())
+            while self._busy and not future.done():
+                self._changed.wait()
+            if future.done():
+                return future.result()
+            self._busy = True
+            batch, self._queue = self._queue, []
+        try:
+            self._fill(batch)
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
         return future.result()
+
+    def _fill(self, batch: list[tuple[str, Future]]) -> None:
+        """Every future of ``batch`` gets its vector, or the failure: none is left waiting."""
+        try:
+            vectors = [v.tolist() for v in self._encode([t for t, _ in batch])]
+            if len(vectors) != len(batch):
+                raise RuntimeError(f"{len(vectors)} vectors for {len(batch)} texts")
+        except BaseException as exc:
+            for _, waiting in batch:
+                waiting.set_exception(exc)
+        else:
+            for (_, waiting), vector in zip(batch, vectors, strict=True):
+                waiting.set_result(vector)
 
 
 @contextmanager

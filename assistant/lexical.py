@@ -16,7 +16,9 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,6 +119,16 @@ class LexicalRecords:
         return [(id_, root, text, json.loads(meta)) for id_, root, text, meta in rows]
 
 
+@dataclass(frozen=True)
+class _Records:
+    """The records in memory and their BM25 matrix, replaced together."""
+
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    meta: list[dict] = field(default_factory=list)
+    bm25: Any = None
+
+
 class LexicalIndex:
     """The chunk records and a BM25 matrix over them."""
 
@@ -131,10 +143,7 @@ class LexicalIndex:
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._generation = -1
-        self._ids: list[str] = []
-        self._meta: list[dict] = []
-        self._texts: list[str] = []
-        self._bm25 = None
+        self._records = _Records()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -195,7 +204,7 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         self.refresh()
-        return len(self._ids)
+        return len(self._records.ids)
 
     def refresh(self) -> None:
         """Rebuild the in-memory matrix if ingest has written since it was built."""
@@ -218,11 +227,16 @@ class LexicalIndex:
             if rows:
                 bm25 = bm25s.BM25()
                 bm25.index([r[3].split() or [""] for r in rows], show_progress=False)
-            self._ids, self._texts, self._meta, self._bm25 = ids, texts, meta, bm25
+            # One assignment: a search running meanwhile reads the old records or the new,
+            # never the ids of one with the matrix of the other.
+            self._records = _Records(ids, texts, meta, bm25)
             self._generation = generation
-            # The records live as long as the process: moved out of the cyclic garbage
-            # collector's reach, they no longer make each of its full passes walk them
-            # (90 ms at 230,000 chunks, paid by whichever request triggers it).
+            # Moved out of the cyclic garbage collector's reach, the records no longer make
+            # each of its full passes walk them (90 ms at 230,000 chunks, paid by whichever
+            # request triggers it). Collect first, so that no garbage of the moment is
+            # frozen with them; records a later refresh replaces hold no cycles, so
+            # reference counting still frees them.
+            gc.collect()
             gc.freeze()
 
     def search(
@@ -231,23 +245,24 @@ class LexicalIndex:
         """The ``k`` best (id, text, metadata, score) for ``query``; zero scores are left out."""
         self.refresh()
         tokens = tokenize(query)
-        if self._bm25 is None or not tokens:
+        records = self._records
+        if records.bm25 is None or not tokens:
             return []
         mask = None
         if filters:
             mask = np.array(
                 [
                     all(str(m.get(key, "")) == str(v) for key, v in filters.items())
-                    for m in self._meta
+                    for m in records.meta
                 ],
                 dtype=np.float32,
             )
-        scores = self._bm25.get_scores(tokens, weight_mask=mask)
+        scores = records.bm25.get_scores(tokens, weight_mask=mask)
         # Partition, then sort only the k best: a full sort grows with the corpus.
         top = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]  # best first; ties by position
         return [
-            (self._ids[i], self._texts[i], self._meta[i], float(scores[i]))
+            (records.ids[i], records.texts[i], records.meta[i], float(scores[i]))
             for i in top
             if scores[i] > 0
         ]
@@ -258,10 +273,11 @@ class LexicalIndex:
         Uses the matrix of the last ``search`` (no freshness check: it is called per word)."""
         if self._generation < 0:
             self.refresh()
-        if self._bm25 is None or token not in self._bm25.vocab_dict:
+        records = self._records
+        if records.bm25 is None or token not in records.bm25.vocab_dict:
             return 0.0
-        token_id = self._bm25.vocab_dict[token]
-        indptr = self._bm25.scores["indptr"]
+        token_id = records.bm25.vocab_dict[token]
+        indptr = records.bm25.scores["indptr"]
         df = int(indptr[token_id + 1] - indptr[token_id])
-        n = len(self._ids)
+        n = len(records.ids)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

@@ -8,6 +8,7 @@ dropped; if nothing cited survives, the caller falls back to the extractive answ
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,16 +50,19 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     return init_chat_model(spec, **kwargs)
 
 
+_FENCE_END = re.compile(r"</\s*source", re.IGNORECASE)  # </source> and </sources>
+
+
 def build_messages(question: str, passages: list[Passage], language: str) -> list:
     passages = clean_passages(passages)  # the model never reads instructions aimed at it
     sources = "\n".join(
         prompts.SOURCE.format(
             n=n,
-            title=p.metadata.get("title", ""),
-            section=p.metadata.get("section", ""),
-            date=p.metadata.get("date", ""),
-            # Fence markers inside a document must not close the data block.
-            text=p.body.replace("</source", "</ source").replace("</sources", "</ sources"),
+            # A document's title or text must not close its fence or the data block.
+            title=html.escape(str(p.metadata.get("title", ""))),
+            section=html.escape(str(p.metadata.get("section", ""))),
+            date=html.escape(str(p.metadata.get("date", ""))),
+            text=_FENCE_END.sub("</ source", p.body),
         )
         for n, p in enumerate(passages, 1)
     )

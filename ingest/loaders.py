@@ -422,7 +422,8 @@ def load_file(path: Path) -> list[Document]:
 
 
 # Runs this long without a space are encoded data (base64 images, data: URIs), not words.
-_BLOB = re.compile(rf"\S{{{MAX_WORD},}}")
+# Anchored at a run's start: unanchored, each position of a long run would start a new try.
+_BLOB = re.compile(rf"(?<!\S)\S{{{MAX_WORD},}}")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 
 

@@ -70,3 +70,11 @@ def test_a_failed_call_fails_every_query_of_its_batch_and_not_the_next():
         batcher("x")
     fail.clear()
     assert batcher("y") == [1.0, 1.0]
+
+
+def test_a_model_that_returns_too_few_vectors_fails_the_call_instead_of_hanging_it():
+    batcher = QueryBatcher(lambda texts: np.ones((len(texts) - 1, 2)))
+    with pytest.raises(RuntimeError, match="0 vectors for 1 texts"):
+        batcher("x")
+    with pytest.raises(RuntimeError):  # and the next caller is not left waiting either
+        batcher("y")

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 from filelock import FileLock, Timeout
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
@@ -159,7 +160,10 @@ class BackgroundIndexer:
             except IndexingStopped:
                 raise
             except Exception as exc:
-                if not self.settings.chroma_url or chroma_reachable(self.settings):
+                # A lost connection counts even if Chroma is back by the time we look.
+                lost = isinstance(exc, httpx.TransportError)
+                down = lost or not chroma_reachable(self.settings)
+                if not (self.settings.chroma_url and down):
                     raise
                 log.warning(
                     "the Chroma server does not answer (%s); keyword search only, "
