@@ -99,7 +99,7 @@ IndexerDep = Annotated[BackgroundIndexer, Depends(get_indexer)]
 def get_assistant(request: Request, library: LibraryDep) -> Assistant:
     """The assistant, once there is anything to search (503 on a fresh data dir's first
     seconds, while the corpus is read)."""
-    if library.counts()[1] == 0:
+    if not library.searchable():
         raise ApiError(
             503,
             "The index is being prepared (reading the corpus); try again in a few seconds.",

@@ -96,6 +96,7 @@ class Library:
     def __init__(self, path: Path) -> None:
         self.records = LexicalRecords(path)
         self._counted: tuple[int, int, int] | None = None  # generation, documents, chunks
+        self._searchable = False
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) in the index; (0, 0) before the first records."""
@@ -103,6 +104,13 @@ class Library:
         if self._counted is None or self._counted[0] != generation:
             self._counted = self.records.counts()
         return self._counted[1], self._counted[2]
+
+    def searchable(self) -> bool:
+        """Whether there are records to search. Asked by every question, so a yes is kept:
+        ingest replaces records in one transaction, and never leaves none behind."""
+        if not self._searchable:
+            self._searchable = self.counts()[1] > 0
+        return self._searchable
 
     def document(
         self, source: str, *, section: str | None = None, limit: int = 200
