@@ -14,7 +14,7 @@ import typer
 from chromadb.errors import ChromaError
 
 from assistant.settings import Settings
-from assistant.store import EmbedderMismatch
+from assistant.store import EmbedderMismatch, chroma_reachable
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -65,9 +65,19 @@ def main(
     except EmbedderMismatch as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except (OSError, sqlite3.Error, ChromaError) as exc:  # a full disk, mostly
-        typer.echo(f"error: {write_failure(exc, settings.data_dir)}", err=True)
-        raise typer.Exit(2) from None
+    except Exception as exc:
+        if settings.chroma_url and not chroma_reachable(settings):
+            typer.echo(
+                f"error: the Chroma server at {settings.chroma_url} does not answer: start it "
+                "(chroma run --path …) or correct ASSISTANT_CHROMA_URL, then run the same "
+                "command again.",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+        if isinstance(exc, OSError | sqlite3.Error | ChromaError):  # a full disk, mostly
+            typer.echo(f"error: {write_failure(exc, settings.data_dir)}", err=True)
+            raise typer.Exit(2) from None
+        raise
     except KeyboardInterrupt:
         # Everything written so far is consistent; the next run finishes the job.
         typer.echo("interrupted: run the same command again to finish", err=True)

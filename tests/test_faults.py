@@ -11,15 +11,16 @@ from assistant.lexical import LexicalIndex
 from ingest.index import Indexer
 from tests.conftest import PYTHON, subprocess_env
 from tests.disks import resize, small_disk
+from tests.servers import free_port
 from tests.test_index import index_contents
 
 pytestmark = pytest.mark.slow
 
 
-def ingest(settings) -> subprocess.CompletedProcess:
+def ingest(settings, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [PYTHON, "-m", "ingest"],
-        env=subprocess_env(settings),
+        env=subprocess_env(settings, **env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -49,3 +50,12 @@ def test_ingest_on_a_full_disk_says_so_and_the_next_run_completes(
         assert index_contents(settings) == index_contents(clean)
         lexical = LexicalIndex(settings.lexical_path).stored_ids()
         assert lexical == LexicalIndex(clean.lexical_path).stored_ids()
+
+
+def test_ingest_without_its_chroma_server_says_so_in_one_line(settings):
+    gone = f"http://127.0.0.1:{free_port()}"
+    failed = ingest(settings, ASSISTANT_CHROMA_URL=gone)
+    assert failed.returncode == 2, failed.stderr
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the Chroma server at {gone} does not answer"), last
+    assert "Traceback" not in failed.stderr and "│" not in failed.stderr
