@@ -202,6 +202,13 @@ class LexicalIndex:
             rows = self._reader.execute(_GENERATION).fetchall()
         return int(rows[0][0]) if rows else 0
 
+    def close(self) -> None:
+        """Close the connection kept for freshness checks."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
     def __len__(self) -> int:
         self.refresh()
         return len(self._records.ids)

@@ -76,10 +76,13 @@ class Budgets:
     def hit(self, budget: str, key: str) -> Refusal | None:
         """Count one request of ``key`` against ``budget``: None while within it."""
         try:
+            # Test every limit before counting: a refused request uses none of the budget.
             for limit in self.budgets[budget]:
-                if not self._limiter.hit(limit, budget, key):
+                if not self._limiter.test(limit, budget, key):
                     reset = self._limiter.get_window_stats(limit, budget, key).reset_time
                     return Refusal(limit, max(1, math.ceil(reset - time.time())))
+            for limit in self.budgets[budget]:
+                self._limiter.hit(limit, budget, key)
         except StorageError as exc:
             if time.monotonic() - self._warned > 60:  # once a minute, not once a request
                 self._warned = time.monotonic()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.evaluation import load_items
-from assistant.lexical import LexicalIndex
+from assistant.lexical import LexicalIndex, LexicalRecords
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from assistant.store import chroma_client
@@ -87,8 +87,9 @@ def pad(data_dir: Path, target: int, settings: Settings, seed: int) -> None:
 
 def build(source: Path, work: Path, factors: list[int], settings: Settings) -> list[Path]:
     """One index per factor under ``work``, each grown from a copy of the one before."""
-    base = LexicalIndex(source / "lexical.sqlite")
-    chunks = len(base)
+    chunks = LexicalRecords(source / "lexical.sqlite").counts()[
+        2
+    ]  # read-only: the source stays as it is
     dirs, previous = [], source
     for factor in sorted(factors):
         data_dir = work / f"x{factor}"

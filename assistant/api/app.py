@@ -85,6 +85,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             yield
         finally:
             indexer.stop()
+            state.assistant.lexical.close()
             state.conversations.close()
 
     return lifespan

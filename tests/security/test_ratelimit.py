@@ -44,6 +44,16 @@ def test_each_limit_of_a_budget_counts(storage_url):
     assert 60 < refusal.retry_after <= 3600
 
 
+def test_a_refused_request_uses_none_of_the_budget(storage_url):
+    budgets = Budgets({"questions": "2/minute;3/hour"}, storage_url)
+    key = uuid.uuid4().hex
+    assert budgets.hit("questions", key) is None and budgets.hit("questions", key) is None
+    for _ in range(3):  # refused by the minute: the hour must not count these
+        assert str(budgets.hit("questions", key).limit) == "2 per 1 minute"
+    stats = budgets._limiter.get_window_stats(budgets.budgets["questions"][1], "questions", key)
+    assert stats.remaining == 1
+
+
 def test_the_first_refusal_of_a_window_is_told_apart(storage_url):
     budgets = Budgets({"whatsapp": "1/minute"}, storage_url)
     number = uuid.uuid4().hex
