@@ -81,41 +81,30 @@ class LexicalRecords:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
 
-    def counts(self) -> tuple[int, int, int]:
-        """(generation, documents, chunks); zeros before the first records."""
+    def _rows(self, query: str, *params: str) -> list[tuple]:
+        """The rows of ``query``; none before the store or its tables exist."""
         if not self.path.exists():
-            return 0, 0, 0
+            return []
         try:
             with closing(self._connect()) as db:
-                row = db.execute(_GENERATION).fetchone()
-                documents, chunks = db.execute(
-                    "SELECT COUNT(DISTINCT root || ' ' || source), COUNT(*) FROM chunks"
-                ).fetchone()
+                return db.execute(query, params).fetchall()
         except sqlite3.OperationalError:  # tables not created yet
-            return 0, 0, 0
-        return (int(row[0]) if row else 0), documents, chunks
+            return []
 
     def generation(self) -> int:
-        if not self.path.exists():
-            return 0
-        try:
-            with closing(self._connect()) as db:
-                row = db.execute(_GENERATION).fetchone()
-        except sqlite3.OperationalError:
-            return 0
-        return int(row[0]) if row else 0
+        rows = self._rows(_GENERATION)
+        return int(rows[0][0]) if rows else 0
+
+    def counts(self) -> tuple[int, int, int]:
+        """(generation, documents, chunks); zeros before the first records."""
+        generation = self.generation()  # first: a write in between only makes it look older
+        rows = self._rows("SELECT COUNT(DISTINCT root || ' ' || source), COUNT(*) FROM chunks")
+        documents, chunks = rows[0] if rows else (0, 0)
+        return generation, documents, chunks
 
     def of_source(self, source: str) -> list[tuple[str, str, str, dict]]:
         """(id, root, text, metadata) of every chunk of ``source``, in any root."""
-        if not self.path.exists():
-            return []
-        try:
-            with closing(self._connect()) as db:
-                rows = db.execute(
-                    "SELECT id, root, text, metadata FROM chunks WHERE source = ?", (source,)
-                ).fetchall()
-        except sqlite3.OperationalError:
-            return []
+        rows = self._rows("SELECT id, root, text, metadata FROM chunks WHERE source = ?", source)
         return [(id_, root, text, json.loads(meta)) for id_, root, text, meta in rows]
 
 
