@@ -68,12 +68,11 @@ def chroma_client(settings: Settings) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         host, port = chroma_address(settings.chroma_url)
-        key = settings.chroma_api_key
         client = chromadb.HttpClient(
             host=host,
             port=port,
             ssl=urlparse(settings.chroma_url).scheme == "https",
-            headers={"x-chroma-token": key.get_secret_value()} if key else None,
+            headers=_chroma_headers(settings),
             tenant=settings.chroma_tenant,
             database=settings.chroma_database,
             settings=chroma_settings,
@@ -82,6 +81,12 @@ def chroma_client(settings: Settings) -> ClientAPI:
         return client
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def _chroma_headers(settings: Settings) -> dict[str, str]:
+    """The token header of a Chroma server or Cloud that wants one."""
+    key = settings.chroma_api_key
+    return {"x-chroma-token": key.get_secret_value()} if key else {}
 
 
 def _limit_waits(client: ClientAPI, seconds: float) -> None:
@@ -104,9 +109,7 @@ def chroma_reachable(settings: Settings) -> bool:
 
     try:
         url = f"{settings.chroma_url.rstrip('/')}/api/v2/heartbeat"
-        key = settings.chroma_api_key
-        headers = {"x-chroma-token": key.get_secret_value()} if key else {}
-        return httpx.get(url, headers=headers, timeout=2.0).is_success
+        return httpx.get(url, headers=_chroma_headers(settings), timeout=2.0).is_success
     except httpx.HTTPError:
         return False
 
