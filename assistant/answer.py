@@ -54,6 +54,8 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     retrieved: list[str] = field(default_factory=list)  # source paths, best first
     lexical_only: bool = False
+    # The evidence score the refusal decision was made on (None: not retrieved, e.g. HS).
+    evidence: float | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)

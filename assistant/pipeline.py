@@ -247,15 +247,17 @@ class Assistant:
             or weak
             or unmatched_countries(expanded, [p.text for p in passages[:3]], countries)
         ):
-            yield from self._emit(self._refusal(language, passages))
+            refusal = self._refusal(language, passages)
+            refusal.evidence = self.last_evidence.score
+            yield from self._emit(refusal)
             return
 
         if self.llm is not None:
             yield from self._llm_stream(question, passages, language)
             return
-        yield from self._emit(
-            self._finalise(self.extractive.compose(query, passages, language), passages)
-        )
+        answer = self.extractive.compose(query, passages, language)
+        answer.evidence = self.last_evidence.score
+        yield from self._emit(self._finalise(answer, passages))
 
     def _emit(self, answer: Answer) -> Iterator[Event]:
         for line in answer.text.splitlines(keepends=True):
