@@ -55,13 +55,49 @@ def ask(
 def evaluate(
     questions: Annotated[Path, typer.Argument(help="A JSONL file in the dev.jsonl format.")],
     out: Annotated[Path | None, typer.Option(help="Write one JSON line per item here.")] = None,
+    half: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer only this fixed half of the set, 'tune' or 'confirm' "
+            "(split by a hash of each id)."
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep",
+            help="Answer with the refusal threshold off, then print threshold -> correct / "
+            "false refusal per half, and the threshold the tune half chooses.",
+        ),
+    ] = False,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Also answer with a naive LangChain vector top-5 on the same Chroma "
+            "collection, side by side.",
+        ),
+    ] = False,
 ) -> None:
     """Answer every question and print retrieval, grounding, refusal and latency figures,
-    overall and per language."""
-    from assistant.evaluation import load_items, run_eval, summarise
+    per language and per half (tune / confirm)."""
+    from assistant.evaluation import (
+        HALVES,
+        breakdown,
+        format_sweep,
+        format_table,
+        load_items,
+        naive_answer,
+        retrieval_query,
+        run_eval,
+    )
 
-    items = load_items(questions)
-    assistant = _open(Settings())
+    if half not in (None, *HALVES):
+        raise typer.BadParameter(f"'{half}' is not one of {', '.join(HALVES)}", param_hint="--half")
+    items = [i for i in load_items(questions) if half in (None, i.half)]
+    settings = Settings()
+    # The sweep needs every answer's evidence, so nothing may be refused for lack of it.
+    assistant = _open(settings.model_copy(update={"refusal_threshold": 0.0}) if sweep else settings)
 
     def ask(item):
         return assistant.answer(item.question, item.turns)
@@ -72,9 +108,20 @@ def evaluate(
             "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n" for r in results),
             encoding="utf-8",
         )
-    typer.echo(f"all: {json.dumps(summarise(results))}")
-    for lang in sorted({r.item.lang for r in results}):
-        typer.echo(f"{lang}: {json.dumps(summarise([r for r in results if r.item.lang == lang]))}")
+    halves = [half] if half else ["all", *HALVES]
+    systems = {"ours": breakdown(results, halves)}
+    if baseline:
+        store = assistant.retriever.store
+        naive = run_eval(
+            items, lambda item: naive_answer(store, retrieval_query(item), item.lang, k=5)
+        )
+        systems["naive"] = breakdown(naive, halves)
+    if sweep:
+        typer.echo(f"refusal threshold off (configured: {settings.refusal_threshold}):")
+    typer.echo(format_table(systems))
+    if sweep:
+        typer.echo("\nrefusal trade-off (refused: answerable items refused):")
+        typer.echo(format_sweep(results))
 
 
 class RedactSecrets(logging.Filter):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from assistant.embeddings import make_embeddings
-from assistant.evaluation import EvalItem, load_items, retrieval_query
+from assistant.evaluation import EvalItem, load_items, rank_scores, retrieval_query, source_rank
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import Retriever
 from assistant.settings import PROJECT_ROOT, Settings
@@ -47,21 +47,12 @@ def subset_corpus(
 
 def retrieval_scores(ranked: list[tuple[EvalItem, list[str]]]) -> dict:
     """hit@1, hit@5 and MRR of the expected source files over answerable items."""
-    ranks = []
-    for item, sources in ranked:
-        if not item.answerable or not item.sources:
-            continue
-        distinct = list(dict.fromkeys(sources))
-        ranks.append(
-            next((i for i, s in enumerate(distinct, 1) if s.rsplit("/", 1)[-1] in item.sources), 0)
-        )
-    n = len(ranks) or 1
-    return {
-        "n": len(ranks),
-        "hit@1": round(sum(r == 1 for r in ranks) / n, 3),
-        "hit@5": round(sum(0 < r <= 5 for r in ranks) / n, 3),
-        "mrr": round(sum(1 / r for r in ranks if r) / n, 3),
-    }
+    ranks = [
+        source_rank(sources, item.sources)
+        for item, sources in ranked
+        if item.answerable and item.sources
+    ]
+    return {"n": len(ranks), **rank_scores(ranks)}
 
 
 def main() -> None:
