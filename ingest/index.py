@@ -36,6 +36,7 @@ from ingest.chunking import SEP, Chunker, chunk_id
 from ingest.documents import SourceFile, discover, load_source, root_label
 from ingest.loaders import LoadError
 from ingest.manifest import Manifest
+from ingest.vectors import with_cache, write_cache
 
 __all__ = ["Indexer", "IngestReport", "Plan"]
 
@@ -119,10 +120,12 @@ class Indexer:
 
     @property
     def embeddings(self) -> NamedEmbeddings:
+        """The configured embedder, taking the vectors it can from the shipped cache."""
         if self._embeddings is None:
-            self._embeddings = make_embeddings(
+            embeddings = make_embeddings(
                 self.settings.embedder, batch_size=self.settings.embed_batch_size
             )
+            self._embeddings = with_cache(embeddings, self.settings.vector_cache)
         return self._embeddings
 
     @property
@@ -205,6 +208,14 @@ class Indexer:
             for start in range(0, len(deletes), _PAGE):
                 collection.delete(ids=deletes[start : start + _PAGE])
         return total, len(deletes)
+
+    def write_vectors(self, plan: Plan) -> list[Path]:
+        """Write the embedding cache of every chunk in ``plan`` (``make vectors``)."""
+        folder = self.settings.vector_cache
+        if folder is None:
+            raise ValueError("no vector cache folder is configured (ASSISTANT_VECTOR_CACHE)")
+        texts = [d.page_content for _, docs in plan.chunks.values() for d in docs]
+        return write_cache(folder, self.embeddings, texts)
 
     def reset(self) -> None:
         """Drop both indexes (``--rebuild``)."""
