@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from assistant.injection import clean_passages
 from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage
+from assistant.sentences import split_sentences
+
+if TYPE_CHECKING:
+    from assistant.embeddings import NamedEmbeddings
 
 __all__ = [
     "Answer",
     "Citation",
     "ExtractiveComposer",
+    "Sentence",
+    "SentenceWeights",
     "citation_for",
     "dated_notice",
-    "split_sentences",
 ]
 
 STALE_AFTER_YEARS = 4
@@ -94,27 +102,6 @@ def dated_notice(citations: list[Citation], language: str, this_year: int) -> st
     return message("dated", language, sources=", ".join(old)) if old else None
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9(«\"'À-ÖØ-Þ])")
-_MAX_SENTENCE = 450
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage, long legal sentences trimmed at a word."""
-    out = []
-    for line in text.splitlines():
-        line = line.strip().lstrip("-*•>").strip()
-        if not line or line.startswith("#") or line.startswith("|"):
-            continue
-        for sentence in _SENTENCE_END.split(line):
-            sentence = sentence.strip()
-            if len(sentence) < 25:
-                continue
-            if len(sentence) > _MAX_SENTENCE:
-                sentence = sentence[:_MAX_SENTENCE].rsplit(" ", 1)[0] + " …"
-            out.append(sentence)
-    return out
-
-
 # Questions whose answer is a quantity, a date or a duration; sentences holding one of
 # those then rank higher (the classic answer-type cue of extractive QA).
 _ASKS_QUANTITY = re.compile(
@@ -133,11 +120,53 @@ _QUANTITY = re.compile(
 )
 
 
-class ExtractiveComposer:
-    """Picks the sentences of the passages that best cover the question's telling words."""
+@dataclass
+class Sentence:
+    """A sentence of a retrieved passage, scored against the question."""
 
-    def __init__(self, lexical: LexicalIndex, *, max_sentences: int = 4, max_chars: int = 900):
+    text: str
+    passage: Passage
+    rank: int  # of its passage in retrieval
+    position: int  # order within the passage
+    score: float = 0.0
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SentenceWeights:
+    """How a sentence's score is made. Fitted on the tune half of the dev set (see the
+    README), not on any one question: meaning (cosine to the question in a multilingual
+    space), the share of the question's telling words it holds, an answer-type cue, and
+    the rank of its passage in retrieval."""
+
+    meaning: float = 1.0
+    words: float = 0.6
+    answer_type: float = 0.15
+    retrieval: float = 0.2
+    keep: float = 0.8  # a further sentence must score at least this share of the best
+    redundant: float = 0.85  # cosine above which a sentence repeats one already chosen
+
+
+class ExtractiveComposer:
+    """Ranks every sentence of the retrieved passages against the question, leads with
+    the one that answers, and adds at most two that bring something new.
+
+    ``sentence_embeddings`` (a fast multilingual model) scores a French question against
+    English sentences; without it, only words and cues count.
+    """
+
+    def __init__(
+        self,
+        lexical: LexicalIndex,
+        sentence_embeddings: NamedEmbeddings | None = None,
+        *,
+        weights: SentenceWeights | None = None,
+        max_sentences: int = 3,
+        max_chars: int = 800,
+    ) -> None:
         self.lexical = lexical
+        self.sentence_embeddings = sentence_embeddings
+        self.weights = weights or SentenceWeights()
         self.max_sentences = max_sentences
         self.max_chars = max_chars
 
@@ -150,50 +179,96 @@ class ExtractiveComposer:
         present = set(tokenize(text))
         return sum(w for t, w in weights.items() if t in present) / total
 
-    def compose(self, question: str, passages: list[Passage], language: str) -> Answer:
-        passages = clean_passages(passages)  # never quote what a document says to a model
-        query = tokenize(question)
+    def sentences(self, question: str, passages: list[Passage], language: str) -> list[Sentence]:
+        """Every quotable sentence of ``passages``, best first. Passages are cleaned first:
+        never quote what a document says to a model."""
+        found = [
+            Sentence(text, passage, rank, position)
+            for rank, passage in enumerate(clean_passages(passages))
+            for position, text in enumerate(
+                split_sentences(passage.body, str(passage.metadata.get("language") or language))
+            )
+        ]
+        if not found:
+            return []
+        w = self.weights
+        tokens = tokenize(question)
         wants_quantity = bool(_ASKS_QUANTITY.search(question))
-        candidates: list[tuple[float, int, int, str]] = []  # score, passage rank, position, text
-        # Quote the best document; other documents only from the runner-up passage, so
-        # that an answer does not cite three loosely related texts.
-        best_source = passages[0].source if passages else ""
-        for rank, passage in enumerate(passages[:3]):
-            if rank > 1 and passage.source != best_source:
-                continue
-            prior = 0.35 / (1 + rank)
-            for position, sentence in enumerate(split_sentences(passage.body)):
-                score = self.coverage(query, sentence) + prior - 0.002 * position
-                if wants_quantity and _QUANTITY.search(sentence):
-                    score += 0.25
-                candidates.append((score, rank, position, sentence))
-        candidates.sort(key=lambda c: c[0], reverse=True)
+        meaning = self._meaning(question, found)
+        for sentence, cosine in zip(found, meaning, strict=True):
+            sentence.score = (
+                w.meaning * cosine
+                + w.words * self.coverage(tokens, sentence.text)
+                + w.answer_type * (wants_quantity and bool(_QUANTITY.search(sentence.text)))
+                + w.retrieval / (1 + sentence.rank)
+                - 0.001 * sentence.position
+            )
+        return sorted(found, key=lambda s: s.score, reverse=True)
 
-        chosen: list[tuple[int, int, str]] = []
-        per_passage: dict[int, int] = {}
+    def _meaning(self, question: str, found: list[Sentence]) -> list[float]:
+        if self.sentence_embeddings is None:
+            return [0.0] * len(found)
+        model = self.sentence_embeddings
+        vectors = model.encode_passages([s.text for s in found])
+        query = np.asarray(model.embed_query(question), dtype=np.float32)
+        for sentence, vector in zip(found, vectors, strict=True):
+            sentence.vector = vector
+        return [float(c) for c in vectors @ query]
+
+    @staticmethod
+    def rerank(passages: list[Passage], ranked: list[Sentence]) -> list[Passage]:
+        """Passages ordered by their best sentence (a cheap late-interaction re-ranker);
+        passages without a quotable sentence keep their order, after the others."""
+        best: dict[str, float] = {}
+        for sentence in ranked:
+            best.setdefault(sentence.passage.id, sentence.score)
+        return sorted(passages, key=lambda p: (p.id not in best, -best.get(p.id, 0.0)))
+
+    def choose(self, ranked: list[Sentence]) -> list[Sentence]:
+        """The best sentence, then up to two more that score close to it and repeat nothing."""
+        chosen: list[Sentence] = []
         length = 0
-        for _, rank, position, sentence in candidates:
+        for sentence in ranked:
             if len(chosen) == self.max_sentences:
                 break
-            if chosen and length + len(sentence) > self.max_chars:
+            if chosen and sentence.score < self.weights.keep * chosen[0].score:
+                break
+            if chosen and length + len(sentence.text) > self.max_chars:
                 continue
-            if per_passage.get(rank, 0) >= 2 or any(sentence == c[2] for c in chosen):
+            if any(self._repeats(sentence, other) for other in chosen):
                 continue
-            chosen.append((rank, position, sentence))
-            per_passage[rank] = per_passage.get(rank, 0) + 1
-            length += len(sentence)
-        chosen.sort()  # read in the order of relevance of the passages, then of the text
+            chosen.append(sentence)
+            length += len(sentence.text)
+        return chosen
 
-        numbers: dict[int, int] = {}
-        snippets: dict[int, list[str]] = {}
+    def _repeats(self, a: Sentence, b: Sentence) -> bool:
+        if a.text == b.text:
+            return True
+        if a.vector is not None and b.vector is not None:
+            return float(a.vector @ b.vector) > self.weights.redundant
+        words_a, words_b = set(tokenize(a.text)), set(tokenize(b.text))
+        union = words_a | words_b
+        return bool(union) and len(words_a & words_b) / len(union) > 0.7
+
+    def compose(self, question: str, passages: list[Passage], language: str) -> Answer:
+        """The answer to ``question`` from ``passages``."""
+        return self.answer(self.choose(self.sentences(question, passages, language)), language)
+
+    @staticmethod
+    def answer(chosen: list[Sentence], language: str) -> Answer:
+        """Chosen sentences, each with the ``[n]`` of its passage, in the order chosen."""
+        numbers: dict[str, int] = {}
+        passages: dict[str, Passage] = {}
+        snippets: dict[str, list[str]] = {}
         parts = []
-        for rank, _, sentence in chosen:
-            n = numbers.setdefault(rank, len(numbers) + 1)
-            snippets.setdefault(rank, []).append(sentence)
-            parts.append(f"{sentence} [{n}]")
+        for sentence in chosen:
+            key = sentence.passage.id
+            n = numbers.setdefault(key, len(numbers) + 1)
+            passages[key] = sentence.passage
+            snippets.setdefault(key, []).append(sentence.text)
+            parts.append(f"{sentence.text} [{n}]")
         citations = [
-            citation_for(n, passages[rank], " … ".join(snippets[rank]))
-            for rank, n in sorted(numbers.items(), key=lambda item: item[1])
+            citation_for(n, passages[key], " … ".join(snippets[key])) for key, n in numbers.items()
         ]
         text = message("lead_in", language) + "\n\n" + "\n".join(parts)
         return Answer(text=text, citations=citations, language=language)

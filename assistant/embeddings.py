@@ -40,6 +40,7 @@ __all__ = [
     "UniversalSentenceEncoder",
     "embedder_name",
     "make_embeddings",
+    "part_named",
 ]
 
 T = TypeVar("T")
@@ -187,7 +188,10 @@ class SentenceTransformerEmbeddings(NamedEmbeddings):
         self.name = name or f"sentence-transformers:{model}"
         self.batch_size = batch_size
         self._model = SentenceTransformer(model, device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension() or 0)
         self._path = model
         # E5-family models were trained with these prefixes; others must not get them.
         is_e5 = "e5" in model.lower()
@@ -334,6 +338,16 @@ class FusedEmbeddings(NamedEmbeddings):
         import numpy as np
 
         return self.fuse([np.asarray(e.embed_query(text)) for e, _ in self.parts]).tolist()
+
+
+def part_named(embeddings: Embeddings | None, spec: str) -> NamedEmbeddings | None:
+    """The model ``spec`` names, if ``embeddings`` is it or fuses it: share, not load twice."""
+    name = embedder_name(spec)
+    if isinstance(embeddings, FusedEmbeddings):
+        return next((p for e, _ in embeddings.parts if (p := part_named(e, spec))), None)
+    if isinstance(embeddings, NamedEmbeddings) and embeddings.name == name:
+        return embeddings
+    return None
 
 
 def make_embeddings(spec: str, *, batch_size: int = 64) -> NamedEmbeddings:

@@ -19,10 +19,11 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant import prompts
-from assistant.answer import Answer, citation_for, split_sentences
+from assistant.answer import Answer, citation_for
 from assistant.injection import clean_passages, strip_urls
 from assistant.lexical import tokenize
 from assistant.retrieval import Passage
+from assistant.sentences import split_sentences
 from assistant.settings import Settings
 
 __all__ = ["GroundingCheck", "LLMComposer", "make_chat_model"]
@@ -178,5 +179,6 @@ def _sentences(raw: str) -> list[str]:
 
 def _best_snippet(sentence: str, passage: Passage) -> str:
     words = set(tokenize(sentence))
-    candidates = split_sentences(passage.body) or [passage.body[:300]]
+    language = str(passage.metadata.get("language", ""))
+    candidates = split_sentences(passage.body, language) or [passage.body[:300]]
     return max(candidates, key=lambda s: len(words & set(tokenize(s))))

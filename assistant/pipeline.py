@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from assistant.answer import Answer, ExtractiveComposer, citation_for, dated_notice
+from assistant.answer import Answer, ExtractiveComposer, Sentence, citation_for, dated_notice
+from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
 from assistant.hs import HSLookup, asks_for_hs_code, product_description
 from assistant.language import detect_language, message
@@ -65,10 +66,12 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
 @dataclass
 class Evidence:
     """How well the best passages match: cosine similarity (None while the vectors are
-    being built) and the share of the question's idf weight they contain."""
+    being built), the share of the question's idf weight they contain, and the score of
+    the best sentence (see ``ExtractiveComposer.sentences``)."""
 
     dense: float | None = None
     coverage: float = 0.0
+    sentence: float = 0.0
 
     @property
     def score(self) -> float:
@@ -96,19 +99,25 @@ class Assistant:
         store=None,
         dense_ready=None,
         lexical: LexicalIndex | None = None,
+        sentences: NamedEmbeddings | None = None,
     ) -> Assistant:
         """Wire the real components; ``store`` may be None while the dense index is built.
-        Pass the ``lexical`` index of a previous assistant to keep one BM25 matrix in memory."""
+        Pass the ``lexical`` index and ``sentences`` model of a previous assistant to keep
+        one BM25 matrix and one sentence model in memory."""
         lexical = lexical or LexicalIndex(settings.lexical_path)
         retriever = Retriever(lexical, store, k=settings.retrieval_k, dense_ready=dense_ready)
         model = make_chat_model(settings)
         embeddings = store.embeddings if store is not None else None
         llm = LLMComposer(model, GroundingCheck(embeddings)) if model is not None else None
+        if sentences is None and settings.sentence_embedder:
+            sentences = part_named(embeddings, settings.sentence_embedder) or make_embeddings(
+                settings.sentence_embedder
+            )
         return cls(
             settings=settings,
             retriever=retriever,
             lexical=lexical,
-            extractive=ExtractiveComposer(lexical),
+            extractive=ExtractiveComposer(lexical, sentences),
             hs=HSLookup(retriever, lexical),
             llm=llm,
         )
@@ -145,12 +154,13 @@ class Assistant:
             return merged
         return f"{text} {merged}" if text else merged
 
-    def evidence(self, query: str, passages: list[Passage]) -> Evidence:
+    def evidence(self, query: str, passages: list[Passage], ranked: list[Sentence]) -> Evidence:
         tokens = tokenize(query)
         top = passages[:3]
         return Evidence(
             dense=max((p.dense for p in top if p.dense is not None), default=None),
             coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
+            sentence=ranked[0].score if ranked else 0.0,
         )
 
     def _finalise(self, answer: Answer, passages: list[Passage]) -> Answer:
@@ -240,7 +250,9 @@ class Assistant:
                 return
 
         passages = self.retriever.search(expanded, filters=filters)
-        self.last_evidence = self.evidence(expanded, passages)
+        ranked = self.extractive.sentences(expanded, passages, language)
+        passages = self.extractive.rerank(passages, ranked)
+        self.last_evidence = self.evidence(expanded, passages, ranked)
         weak = self.last_evidence.score < self.settings.refusal_threshold
         if (
             not passages
@@ -253,9 +265,9 @@ class Assistant:
             return
 
         if self.llm is not None:
-            yield from self._llm_stream(question, passages, language)
+            yield from self._llm_stream(question, passages, language, ranked)
             return
-        answer = self.extractive.compose(query, passages, language)
+        answer = self.extractive.answer(self.extractive.choose(ranked), language)
         answer.evidence = self.last_evidence.score
         yield from self._emit(self._finalise(answer, passages))
 
@@ -265,7 +277,11 @@ class Assistant:
         yield Event("citations", answer.citations)
         yield Event("done", answer)
 
-    def _llm_stream(self, question: str, passages: list[Passage], language: str) -> Iterator[Event]:
+    def _llm_stream(
+        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
+    ) -> Iterator[Event]:
+        """The model's answer, checked; the extractive answer (from the same ranked
+        sentences of the rewritten question) when it fails or cites nothing it may."""
         assert self.llm is not None
         raw: list[str] = []
         try:
@@ -274,7 +290,7 @@ class Assistant:
                 yield Event("delta", token)
         except Exception as exc:  # timeouts, refused connections, bad replies: never a 500
             log.warning("LLM failed, answering extractively: %s", exc)
-            fallback = self.extractive.compose(question, passages, language)
+            fallback = self.extractive.answer(self.extractive.choose(ranked), language)
             fallback.notices.insert(0, message("llm_unavailable", language))
             answer = self._finalise(fallback, passages)
             yield Event("citations", answer.citations)
@@ -282,7 +298,7 @@ class Assistant:
             return
         checked = self.llm.finish("".join(raw), passages, language)
         if checked is None:
-            checked = self.extractive.compose(question, passages, language)
+            checked = self.extractive.answer(self.extractive.choose(ranked), language)
             checked.notices.insert(0, message("llm_fallback", language))
         answer = self._finalise(checked, passages)
         yield Event("citations", answer.citations)

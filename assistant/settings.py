@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Cached passage vectors of the shipped corpus (`make vectors` writes "
         "them): ingest embeds only the chunks they lack. Empty: embed everything.",
     )
+    sentence_embedder: str = Field(
+        default="use",
+        description="Multilingual model that scores each sentence of the retrieved passages "
+        "against the question, so the answer leads with the one that answers (a part of "
+        "`embedder` is shared). Empty: words and answer-type cues only.",
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode call.")
     ingest_batch_size: int = Field(
         default=256, ge=1, description="Chunks embedded and written to Chroma per step."

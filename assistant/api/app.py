@@ -71,6 +71,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
                 store=store,
                 dense_ready=lambda: indexer.progress.dense_ready,
                 lexical=state.assistant.lexical,  # one BM25 matrix per worker
+                sentences=state.assistant.extractive.sentence_embeddings,
             )
             with_vectors.lexical.refresh()
             state.assistant = with_vectors
