@@ -15,6 +15,8 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.lexicon import translate
+
 __all__ = ["expand_query"]
 
 # Multi-word terms first: they are matched before their single words.
@@ -94,8 +96,14 @@ def _table(country_csv: str | None) -> list[tuple[re.Pattern[str], str]]:
     return [(re.compile(rf"\b{re.escape(src)}\b"), english) for src, english in pairs]
 
 
-def expand_query(query: str, language: str, country_csv: Path | None = None) -> str:
-    """``query`` followed by the English words of its known French/Spanish/Portuguese terms."""
+def expand_query(
+    query: str,
+    language: str,
+    country_csv: Path | None = None,
+    parallel_dir: Path | None = None,
+) -> str:
+    """``query`` followed by the English words of its known French/Spanish/Portuguese terms,
+    then those learned from the parallel texts under ``parallel_dir`` (assistant.lexicon)."""
     if language == "en":
         return query
     folded = _fold(query)
@@ -104,4 +112,7 @@ def expand_query(query: str, language: str, country_csv: Path | None = None) -> 
         if pattern.search(folded):
             folded = pattern.sub(" ", folded)  # a longer term consumes its words
             extra.append(english)
+    if language == "fr":
+        known = set(" ".join(extra).lower().split())
+        extra += [word for word in translate(query, parallel_dir) if word not in known]
     return f"{query} {' '.join(extra)}" if extra else query

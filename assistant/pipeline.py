@@ -240,10 +240,11 @@ class Assistant:
             return
         countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
         query = self.rewrite(question, history)
-        expanded = expand_query(query, language, countries)
+        corpus = self.settings.corpus_dir
+        expanded = expand_query(query, language, countries, corpus)
 
         if asks_for_hs_code(query):
-            current = expand_query(question, language, countries)
+            current = expand_query(question, language, countries, corpus)
             hs_answer = self._hs_answer(expanded, current, language)
             if hs_answer is not None:
                 yield from self._emit(hs_answer)
