@@ -32,6 +32,6 @@ def test_the_shipped_eu_acts_teach_the_vat_and_consumer_vocabulary():
 def test_french_questions_gain_the_learned_words_and_english_ones_nothing():
     question = "Le consommateur peut-il se rétracter ?"
     expanded = expand_query(question, "fr", None, CORPUS)
-    assert expanded.startswith(question) and "withdrawal" in expanded
+    assert expanded.startswith(question) and "withdraw" in expanded.split()
     assert expand_query("Can the consumer withdraw?", "en", None, CORPUS).endswith("withdraw?")
     assert translate(question, None) == []
