@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from assistant.answer import Answer, ExtractiveComposer, Sentence, citation_for, dated_notice
@@ -66,18 +66,20 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
 @dataclass
 class Evidence:
     """How well the best passages match: cosine similarity (None while the vectors are
-    being built), the share of the question's idf weight they contain, and the score of
-    the best sentence (see ``ExtractiveComposer.sentences``)."""
+    being built), the share of the question's idf weight they contain, the score of the
+    best sentence (see ``ExtractiveComposer.sentences``), and the penalty for a country
+    the question names that none of the best passages does (passages on Brazil's tariffs
+    rarely answer a question on Japan's, but a question may name its sender's country)."""
 
     dense: float | None = None
     coverage: float = 0.0
     sentence: float = 0.0
+    country_penalty: float = 0.0
 
     @property
     def score(self) -> float:
-        if self.dense is None:
-            return self.coverage
-        return (max(self.dense, 0.0) + self.coverage) / 2
+        found = self.coverage if self.dense is None else (max(self.dense, 0.0) + self.coverage) / 2
+        return found - self.country_penalty
 
 
 @dataclass
@@ -89,7 +91,6 @@ class Assistant:
     hs: HSLookup
     llm: LLMComposer | None = None
     today: Callable[[], dt.date] = dt.date.today
-    last_evidence: Evidence = field(default_factory=Evidence)
 
     @classmethod
     def from_settings(
@@ -157,10 +158,13 @@ class Assistant:
     def evidence(self, query: str, passages: list[Passage], ranked: list[Sentence]) -> Evidence:
         tokens = tokenize(query)
         top = passages[:3]
+        countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
+        missing = unmatched_countries(query, [p.text for p in top], countries)
         return Evidence(
             dense=max((p.dense for p in top if p.dense is not None), default=None),
             coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
             sentence=ranked[0].score if ranked else 0.0,
+            country_penalty=self.settings.refusal_country_penalty if missing else 0.0,
         )
 
     def _finalise(self, answer: Answer, passages: list[Passage]) -> Answer:
@@ -253,23 +257,18 @@ class Assistant:
         passages = self.retriever.search(expanded, filters=filters)
         ranked = self.extractive.sentences(expanded, passages, language)
         passages = self.extractive.rerank(passages, ranked)
-        self.last_evidence = self.evidence(expanded, passages, ranked)
-        weak = self.last_evidence.score < self.settings.refusal_threshold
-        if (
-            not passages
-            or weak
-            or unmatched_countries(expanded, [p.text for p in passages[:3]], countries)
-        ):
+        evidence = self.evidence(expanded, passages, ranked).score
+        if not passages or evidence < self.settings.refusal_threshold:
             refusal = self._refusal(language, passages)
-            refusal.evidence = self.last_evidence.score
+            refusal.evidence = evidence
             yield from self._emit(refusal)
             return
 
         if self.llm is not None:
-            yield from self._llm_stream(question, passages, language, ranked)
+            yield from self._llm_stream(question, passages, language, ranked, evidence)
             return
         answer = self.extractive.answer(self.extractive.choose(ranked), language)
-        answer.evidence = self.last_evidence.score
+        answer.evidence = evidence
         yield from self._emit(self._finalise(answer, passages))
 
     def _emit(self, answer: Answer) -> Iterator[Event]:
@@ -279,7 +278,12 @@ class Assistant:
         yield Event("done", answer)
 
     def _llm_stream(
-        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
+        self,
+        question: str,
+        passages: list[Passage],
+        language: str,
+        ranked: list[Sentence],
+        evidence: float,
     ) -> Iterator[Event]:
         """The model's answer, checked; the extractive answer (from the same ranked
         sentences of the rewritten question) when it fails or cites nothing it may."""
@@ -294,6 +298,7 @@ class Assistant:
             fallback = self.extractive.answer(self.extractive.choose(ranked), language)
             fallback.notices.insert(0, message("llm_unavailable", language))
             answer = self._finalise(fallback, passages)
+            answer.evidence = evidence
             yield Event("citations", answer.citations)
             yield Event("done", answer)
             return
@@ -302,5 +307,6 @@ class Assistant:
             checked = self.extractive.answer(self.extractive.choose(ranked), language)
             checked.notices.insert(0, message("llm_fallback", language))
         answer = self._finalise(checked, passages)
+        answer.evidence = evidence
         yield Event("citations", answer.citations)
         yield Event("done", answer)

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         description="Evidence (mean of best cosine similarity and query-term coverage; "
         "coverage alone while vectors are built) below which the assistant refuses.",
     )
+    refusal_country_penalty: float = Field(
+        default=0.1,
+        description="Taken off the evidence when the question names a country that none "
+        "of the best passages names.",
+    )
 
     llm: str | None = Field(
         default=None,
