@@ -173,7 +173,7 @@ class ExtractiveComposer:
 
     def coverage(self, query_tokens: list[str], text: str) -> float:
         """Share of the question's idf weight found in ``text`` (0..1)."""
-        weights = {t: self.lexical.idf(t) for t in set(query_tokens)}
+        weights = {t: self.lexical.idf(t) for t in dict.fromkeys(query_tokens)}  # fixed order
         total = sum(weights.values())
         if not total:
             return 0.0

@@ -79,7 +79,9 @@ class HSLookup:
         if not tokens:
             return []
         headings = self.retriever.search(description, k=8, filters={"source": HS_SOURCE})
-        weight = {t: self.lexical.idf(t) * (weights or {}).get(t, 1.0) for t in set(tokens)}
+        weight = {
+            t: self.lexical.idf(t) * (weights or {}).get(t, 1.0) for t in dict.fromkeys(tokens)
+        }
         total = sum(weight.values()) or 1.0
         scored: list[HSCandidate] = []
         for rank, passage in enumerate(headings):

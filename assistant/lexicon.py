@@ -68,7 +68,7 @@ def _presence(texts: Iterable[str]) -> tuple[sp.csr_matrix, list[str]]:
     count = 0
     for row, text in enumerate(texts):
         count = row + 1
-        for word in set(tokenize(text)):
+        for word in sorted(set(tokenize(text))):  # sorted: ties broken alike in every run
             if len(word) >= 3 and not word[0].isdigit():
                 rows.append(row)
                 columns.append(vocabulary.setdefault(word, len(vocabulary)))
