@@ -122,10 +122,11 @@ class Settings(BaseSettings):
         "search within seconds, vectors in the background. Off: serve the index as built.",
     )
     background_batch_size: int = Field(
-        default=32,
+        default=256,
         ge=1,
         description="Chunks embedded per step by the server's background indexing "
-        "(smaller: finer progress and a quicker shutdown).",
+        "(smaller: finer progress and a quicker shutdown; larger: Chroma writes cached "
+        "vectors about twice as fast as in steps of 32).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
