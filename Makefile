@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install install-test run ask ingest test lint bench
+.PHONY: install install-test run ask ingest vectors test lint bench
 
 # What the server needs, and nothing for tests or LLM mode (see the README).
 $(RUN_STAMP): pyproject.toml
@@ -42,6 +42,11 @@ run: install
 ask: install
 	$(BIN)/python -m ingest || [ $$? -eq 1 ]
 	$(BIN)/python -m assistant ask "$(QUESTION)"
+
+# Rewrite the shipped embedding cache (corpus/.vectors) after the corpus or the chunking
+# changed: vectors still valid are reused, the rest embedded (a test checks it is complete).
+vectors: install
+	$(BIN)/python -m ingest --write-vectors
 
 test: install-test
 	$(BIN)/python -m pytest
