@@ -81,7 +81,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=600, ge=200, description="Max characters per chunk.")
     chunk_overlap: int = Field(default=80, ge=0, description="Characters shared by neighbours.")
 
-    retrieval_k: int = Field(default=6, ge=1, le=50, description="Passages given to the composer.")
+    retrieval_k: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="Passages whose sentences the composer ranks (and re-ranks by).",
+    )
     refusal_threshold: float = Field(
         default=0.22,
         description="Evidence (mean of best cosine similarity and query-term coverage; "

@@ -29,7 +29,8 @@ def grow(corpus: Path, copies: int) -> None:
 
 def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
     """Start an ingest, wait until it has written one batch, then send ``sig``."""
-    env = subprocess_env(settings, ASSISTANT_INGEST_BATCH_SIZE="4")
+    # One chunk per batch: many batches, so the signal lands long before the last one.
+    env = subprocess_env(settings, ASSISTANT_INGEST_BATCH_SIZE="1")
     proc = subprocess.Popen(
         [PYTHON, "-m", "ingest"],
         env=env,
