@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         description="Passages whose sentences the composer ranks (and re-ranks by).",
     )
     refusal_threshold: float = Field(
-        default=0.22,
+        default=0.14,
         description="Evidence (mean of best cosine similarity and query-term coverage; "
         "coverage alone while vectors are built) below which the assistant refuses.",
     )
