@@ -97,7 +97,9 @@ def evaluate(
     items = [i for i in load_items(questions) if half in (None, i.half)]
     settings = Settings()
     # The sweep needs every answer's evidence, so nothing may be refused for lack of it.
-    assistant = _open(settings.model_copy(update={"refusal_threshold": 0.0}) if sweep else settings)
+    assistant = _open(
+        settings.model_copy(update={"refusal_threshold": float("-inf")}) if sweep else settings
+    )
 
     def ask(item):
         return assistant.answer(item.question, item.turns)

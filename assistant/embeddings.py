@@ -69,7 +69,7 @@ def _normalized(parts: Sequence[tuple[T, float]]) -> list[tuple[T, float]]:
 
 
 def _fused_name(parts: Sequence[tuple[str, float]]) -> str:
-    return "fused:" + "+".join(f"{name}*{weight:.3g}" for name, weight in parts)
+    return "fused:" + "+".join(f"{name}*{weight:.6g}" for name, weight in parts)
 
 
 def embedder_name(spec: str) -> str:
@@ -201,12 +201,16 @@ class SentenceTransformerEmbeddings(NamedEmbeddings):
 
     @property
     def fingerprint(self) -> str:
-        """A digest of the weights when the model is a local folder (a pip-shipped one)."""
+        """A digest of the weights, tokenizer and configuration when the model is a local
+        folder (a pip-shipped one)."""
         from pathlib import Path
 
         folder = Path(self._path)
         weights = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model.bin")]
-        return file_fingerprint(*weights) if folder.is_dir() and weights else ""
+        if not folder.is_dir() or not weights:
+            return ""
+        settings = [*folder.glob("*.json"), *folder.glob("*.txt"), *folder.glob("*/config.json")]
+        return file_fingerprint(*weights, *settings)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(

@@ -66,20 +66,28 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
 @dataclass
 class Evidence:
     """How well the best passages match: cosine similarity (None while the vectors are
-    being built), the share of the question's idf weight they contain, the score of the
-    best sentence (see ``ExtractiveComposer.sentences``), and the penalty for a country
+    being built), the share of the question's idf weight they contain, and the penalty for a country
     the question names that none of the best passages does (passages on Brazil's tariffs
     rarely answer a question on Japan's, but a question may name its sender's country)."""
 
     dense: float | None = None
     coverage: float = 0.0
-    sentence: float = 0.0
     country_penalty: float = 0.0
 
     @property
     def score(self) -> float:
         found = self.coverage if self.dense is None else (max(self.dense, 0.0) + self.coverage) / 2
         return found - self.country_penalty
+
+
+def _sentence_model(spec: str) -> NamedEmbeddings | None:
+    """The sentence model, or None (words and cues only) when it cannot be loaded: a
+    missing model file must not keep the server from answering."""
+    try:
+        return make_embeddings(spec)
+    except Exception as exc:
+        log.warning("sentence model %r unavailable (%s): ranking sentences by words", spec, exc)
+        return None
 
 
 @dataclass
@@ -111,7 +119,7 @@ class Assistant:
         embeddings = store.embeddings if store is not None else None
         llm = LLMComposer(model, GroundingCheck(embeddings)) if model is not None else None
         if sentences is None and settings.sentence_embedder:
-            sentences = part_named(embeddings, settings.sentence_embedder) or make_embeddings(
+            sentences = part_named(embeddings, settings.sentence_embedder) or _sentence_model(
                 settings.sentence_embedder
             )
         return cls(
@@ -155,7 +163,7 @@ class Assistant:
             return merged
         return f"{text} {merged}" if text else merged
 
-    def evidence(self, query: str, passages: list[Passage], ranked: list[Sentence]) -> Evidence:
+    def evidence(self, query: str, passages: list[Passage]) -> Evidence:
         tokens = tokenize(query)
         top = passages[:3]
         countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
@@ -163,7 +171,6 @@ class Assistant:
         return Evidence(
             dense=max((p.dense for p in top if p.dense is not None), default=None),
             coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
-            sentence=ranked[0].score if ranked else 0.0,
             country_penalty=self.settings.refusal_country_penalty if missing else 0.0,
         )
 
@@ -257,15 +264,17 @@ class Assistant:
         passages = self.retriever.search(expanded, filters=filters)
         ranked = self.extractive.sentences(expanded, passages, language)
         passages = self.extractive.rerank(passages, ranked)
-        evidence = self.evidence(expanded, passages, ranked).score
-        if not passages or evidence < self.settings.refusal_threshold:
+        evidence = self.evidence(expanded, passages).score
+        # No quotable sentence in any passage (tables, headings): nothing to cite.
+        if not ranked or evidence < self.settings.refusal_threshold:
             refusal = self._refusal(language, passages)
             refusal.evidence = evidence
             yield from self._emit(refusal)
             return
 
         if self.llm is not None:
-            yield from self._llm_stream(question, passages, language, ranked, evidence)
+            shown = passages[: self.settings.llm_passages]
+            yield from self._llm_stream(question, shown, language, ranked, evidence)
             return
         answer = self.extractive.answer(self.extractive.choose(ranked), language)
         answer.evidence = evidence

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM.")
     llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before falling back.")
+    llm_passages: int = Field(
+        default=6, ge=1, le=50, description="Best passages (after re-ranking) shown to the LLM."
+    )
 
     # ------------------------------------------------------------ the server
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
@@ -246,6 +249,12 @@ class Settings(BaseSettings):
         "(127.0.0.1, 10.0.0.0/8): their X-Forwarded-For and X-Forwarded-Proto are believed. "
         "Empty: forwarded headers are ignored and the connecting address is the client.",
     )
+
+    @field_validator("vector_cache", mode="before")
+    @classmethod
+    def _no_cache_when_empty(cls, value: object) -> object:
+        """An empty ASSISTANT_VECTOR_CACHE means no cache, not the current folder."""
+        return None if value in ("", None) else value
 
     @field_validator("helpdesk_api_keys", mode="before")
     @classmethod

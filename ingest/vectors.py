@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -62,21 +64,26 @@ class VectorCache:
         path = cache_path(folder, embeddings.name)
         if not path.is_file():
             return None
-        with np.load(path) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("name") != embeddings.name:
-                return None
-            fingerprint = embeddings.fingerprint
-            if not fingerprint or meta.get("fingerprint") != fingerprint:
-                log.warning(
-                    "not using %s: it was made with other weights of %s (%s, now %s)",
-                    path,
-                    embeddings.name,
-                    meta.get("fingerprint"),
-                    fingerprint or "unknown",
-                )
-                return None
-            return cls(data["keys"], data["vectors"], data["scales"])
+        try:
+            with np.load(path) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = data["keys"], data["vectors"], data["scales"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("not using %s: unreadable (%s); embedding live", path, exc)
+            return None
+        fingerprint = embeddings.fingerprint
+        if meta.get("name") != embeddings.name:
+            return None
+        if not fingerprint or meta.get("fingerprint") != fingerprint:
+            log.warning(
+                "not using %s: it was made with other weights of %s (%s, now %s)",
+                path,
+                embeddings.name,
+                meta.get("fingerprint"),
+                fingerprint or "unknown",
+            )
+            return None
+        return cls(*arrays)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -162,8 +169,10 @@ def write_cache(
         ints, scales = quantize(vectors[order])
         path = cache_path(folder, part.name)
         meta = json.dumps({"name": part.name, "fingerprint": fingerprint, "dim": part.dim})
-        with path.open("wb") as handle:  # np.savez would add ".npz" to a temporary name
+        partial = path.with_name(path.name + ".partial")  # a crash leaves the old file whole
+        with partial.open("wb") as handle:  # np.savez would add ".npz" to a file name
             np.savez(handle, keys=keys[order], vectors=ints, scales=scales, meta=np.array(meta))
+        os.replace(partial, path)
         log.info("wrote %d vectors of %s to %s", len(unique), part.name, path)
         written.append(path)
     return written

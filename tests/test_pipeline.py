@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 import pytest
 
 from assistant.pipeline import Assistant, Turn, merge_history
+from assistant.retrieval import Retriever
 from assistant.store import chroma_client, vector_store
 
 
@@ -126,3 +128,17 @@ def test_stream_yields_deltas_then_citations_then_done(assistant):
     kinds = [e.kind for e in events]
     assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"delta"}
     assert "".join(e.data for e in events[:-2]) == events[-1].data.text
+
+
+def test_passages_with_nothing_quotable_are_refused_not_answered_empty(assistant):
+    """A table row or a heading is no answer: with no sentence to quote, refuse."""
+
+    class TablesOnly(Retriever):
+        def search(self, query, *, k=None, filters=None):
+            found = super().search(query, k=k, filters=filters)
+            return [replace(p, text="## Borrow against invoices\n| a | b |") for p in found]
+
+    retriever = assistant.retriever
+    tables = TablesOnly(retriever.lexical, retriever.store, k=retriever.k)
+    answer = replace(assistant, retriever=tables).answer("How much of an invoice can I borrow?")
+    assert answer.refused and not answer.citations
