@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 
 from langchain_core.embeddings import Embeddings
@@ -271,16 +272,9 @@ class UniversalSentenceEncoder(NamedEmbeddings):
     dim = 512
 
     def __init__(self, path: str | None = None) -> None:
-        import onnxruntime as ort
-        from onnxruntime_extensions import get_library_path
-
         self.name = USE_NAME if path is None else f"use-multilingual-v3:{path}"
         self._path = path or _packaged_use_model()
-        options = ort.SessionOptions()
-        options.register_custom_ops_library(get_library_path())
-        self._session = ort.InferenceSession(
-            self._path, options, providers=["CPUExecutionProvider"]
-        )
+        self._session = _onnx_session(self._path)
 
     @property
     def fingerprint(self) -> str:
@@ -299,6 +293,18 @@ class UniversalSentenceEncoder(NamedEmbeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode_passages([text])[0].tolist()
+
+
+@lru_cache(maxsize=4)
+def _onnx_session(path: str):
+    """One onnxruntime session per model file, shared: the server's sentence scorer and
+    its indexer's fused embedder then hold one copy of the model (``run`` is thread-safe)."""
+    import onnxruntime as ort
+    from onnxruntime_extensions import get_library_path
+
+    options = ort.SessionOptions()
+    options.register_custom_ops_library(get_library_path())
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def _packaged_use_model() -> str:

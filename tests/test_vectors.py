@@ -116,7 +116,11 @@ def test_the_shipped_cache_covers_the_shipped_corpus_and_matches_the_models():
         assert _cosines(cached, part.encode_passages(sample)).min() >= 0.99
 
 
-def test_the_shipped_cache_is_small(tmp_path):
+def test_two_use_embedders_share_one_model_in_memory(use):
+    assert make_embeddings("use")._session is use._session
+
+
+def test_the_shipped_cache_is_small():
     folder = Settings().vector_cache
     assert folder is not None
     size = sum(p.stat().st_size for p in Path(folder).glob("*.npz"))
