@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from assistant.answer import Answer, ExtractiveComposer, Sentence, citation_for, dated_notice
@@ -66,9 +67,9 @@ def merge_history(question: str, history: Sequence[Turn]) -> str:
 @dataclass
 class Evidence:
     """How well the best passages match: cosine similarity (None while the vectors are
-    being built), the share of the question's idf weight they contain, and the penalty for a country
-    the question names that none of the best passages does (passages on Brazil's tariffs
-    rarely answer a question on Japan's, but a question may name its sender's country)."""
+    being built), the share of the question's idf weight they contain, and the penalty for
+    a country the question names that none of the best passages does (passages on Brazil's
+    tariffs rarely answer a question on Japan's, but a question may name its sender's)."""
 
     dense: float | None = None
     coverage: float = 0.0
@@ -163,18 +164,25 @@ class Assistant:
             return merged
         return f"{text} {merged}" if text else merged
 
+    @property
+    def countries(self) -> Path:
+        """The shipped country table (names in several languages)."""
+        return self.settings.corpus_dir / "country-codes" / "country-codes.csv"
+
     def evidence(self, query: str, passages: list[Passage]) -> Evidence:
         tokens = tokenize(query)
         top = passages[:3]
-        countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
-        missing = unmatched_countries(query, [p.text for p in top], countries)
+        missing = unmatched_countries(query, [p.text for p in top], self.countries)
         return Evidence(
             dense=max((p.dense for p in top if p.dense is not None), default=None),
             coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
             country_penalty=self.settings.refusal_country_penalty if missing else 0.0,
         )
 
-    def _finalise(self, answer: Answer, passages: list[Passage]) -> Answer:
+    def _finalise(
+        self, answer: Answer, passages: list[Passage], evidence: float | None = None
+    ) -> Answer:
+        answer.evidence = evidence
         answer.retrieved = list(dict.fromkeys(p.source for p in passages))
         answer.lexical_only = not self.retriever.dense_ready
         if answer.lexical_only and not answer.refused:
@@ -184,12 +192,15 @@ class Assistant:
             answer.notices.append(notice)
         return answer
 
-    def _refusal(self, language: str, passages: list[Passage]) -> Answer:
+    def _refusal(
+        self, language: str, passages: list[Passage], evidence: float | None = None
+    ) -> Answer:
         return self._finalise(
             Answer(
                 text=message("refusal", language), refused=True, language=language, mode="refusal"
             ),
             passages,
+            evidence,
         )
 
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
@@ -249,13 +260,12 @@ class Assistant:
         if asks_out_of_scope(question):
             yield from self._emit(self._refusal(language, []))
             return
-        countries = self.settings.corpus_dir / "country-codes" / "country-codes.csv"
         query = self.rewrite(question, history)
         corpus = self.settings.corpus_dir
-        expanded = expand_query(query, language, countries, corpus)
+        expanded = expand_query(query, language, self.countries, corpus)
 
         if asks_for_hs_code(query):
-            current = expand_query(question, language, countries, corpus)
+            current = expand_query(question, language, self.countries, corpus)
             hs_answer = self._hs_answer(expanded, current, language)
             if hs_answer is not None:
                 yield from self._emit(hs_answer)
@@ -267,9 +277,7 @@ class Assistant:
         evidence = self.evidence(expanded, passages).score
         # No quotable sentence in any passage (tables, headings): nothing to cite.
         if not ranked or evidence < self.settings.refusal_threshold:
-            refusal = self._refusal(language, passages)
-            refusal.evidence = evidence
-            yield from self._emit(refusal)
+            yield from self._emit(self._refusal(language, passages, evidence))
             return
 
         if self.llm is not None:
@@ -277,8 +285,7 @@ class Assistant:
             yield from self._llm_stream(question, shown, language, ranked, evidence)
             return
         answer = self.extractive.answer(self.extractive.choose(ranked), language)
-        answer.evidence = evidence
-        yield from self._emit(self._finalise(answer, passages))
+        yield from self._emit(self._finalise(answer, passages, evidence))
 
     def _emit(self, answer: Answer) -> Iterator[Event]:
         for line in answer.text.splitlines(keepends=True):
@@ -306,8 +313,7 @@ class Assistant:
             log.warning("LLM failed, answering extractively: %s", exc)
             fallback = self.extractive.answer(self.extractive.choose(ranked), language)
             fallback.notices.insert(0, message("llm_unavailable", language))
-            answer = self._finalise(fallback, passages)
-            answer.evidence = evidence
+            answer = self._finalise(fallback, passages, evidence)
             yield Event("citations", answer.citations)
             yield Event("done", answer)
             return
@@ -315,7 +321,6 @@ class Assistant:
         if checked is None:
             checked = self.extractive.answer(self.extractive.choose(ranked), language)
             checked.notices.insert(0, message("llm_fallback", language))
-        answer = self._finalise(checked, passages)
-        answer.evidence = evidence
+        answer = self._finalise(checked, passages, evidence)
         yield Event("citations", answer.citations)
         yield Event("done", answer)

@@ -36,8 +36,9 @@ from pathlib import Path
 
 import httpx
 
+from assistant.evaluation import percentile
 from assistant.settings import PROJECT_ROOT, Settings
-from bench.query import export_tree, pct
+from bench.query import export_tree
 from tests.servers import free_port, wait_until_ready
 
 # Questions an exporter might type, in the corpus's two main languages (none is from
@@ -92,14 +93,16 @@ class Tally:
 
     def summary(self, seconds: float) -> dict:
         ms = {
-            f"p{q}_ms": round(1000 * pct(self.latencies, q / 100), 1) if self.latencies else None
+            f"p{q}_ms": round(1000 * percentile(self.latencies, q / 100), 1)
+            if self.latencies
+            else None
             for q in (50, 95, 99)
         }
         out = {"ok": len(self.latencies), "req_per_s": round(len(self.latencies) / seconds, 2)}
         out |= ms
         if self.first_event:
-            out["first_event_p50_ms"] = round(1000 * pct(self.first_event, 0.5), 1)
-            out["first_event_p95_ms"] = round(1000 * pct(self.first_event, 0.95), 1)
+            out["first_event_p50_ms"] = round(1000 * percentile(self.first_event, 0.5), 1)
+            out["first_event_p95_ms"] = round(1000 * percentile(self.first_event, 0.95), 1)
         out["errors"] = dict(self.errors)
         return out
 

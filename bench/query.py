@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.evaluation import EvalItem, load_items, retrieval_query
+from assistant.evaluation import EvalItem, load_items, percentile, retrieval_query, source_rank
 from assistant.pipeline import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
@@ -36,14 +36,9 @@ STAGES = ("embed", "dense", "lexical", "fusion", "compose", "total", "floor", "n
 MARK = "bench-round "  # prefix of a child's result lines, whatever else prints to stdout
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def hit_at_5(expected: list[str], sources: list[str]) -> bool:
-    distinct = list(dict.fromkeys(sources))[:5]
-    return any(s.rsplit("/", 1)[-1] in expected for s in distinct)
+    rank = source_rank(sources, expected)
+    return rank is not None and rank <= 5
 
 
 def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
@@ -91,8 +86,8 @@ def open_bot() -> Assistant:
 def table(rounds: dict[str, list]) -> dict[str, dict[str, float]]:
     return {
         name: {
-            "p50_ms": round(1000 * pct(rounds[name], 0.5), 1),
-            "p95_ms": round(1000 * pct(rounds[name], 0.95), 1),
+            "p50_ms": round(1000 * percentile(rounds[name], 0.5), 1),
+            "p95_ms": round(1000 * percentile(rounds[name], 0.95), 1),
         }
         for name in STAGES
     }
@@ -101,7 +96,7 @@ def table(rounds: dict[str, list]) -> dict[str, dict[str, float]]:
 def summary(rounds: dict[str, list]) -> dict[str, float]:
     return {
         "end_to_end_p50_over_floor_p50": round(
-            pct(rounds["total"], 0.5) / pct(rounds["floor"], 0.5), 2
+            percentile(rounds["total"], 0.5) / percentile(rounds["floor"], 0.5), 2
         ),
         "hit@5_ours": round(statistics.mean(rounds["ours"]), 3),
         "hit@5_naive_vector_top4": round(statistics.mean(rounds["naive_hit"]), 3),
