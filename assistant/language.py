@@ -178,6 +178,13 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ar": "شكرًا على رسالتك. لا أستطيع قراءة سوى النصوص، فاكتب سؤالك عن التصدير أو الجمارك "
         "أو ضريبة القيمة المضافة.",
     },
+    "attachment_unread": {
+        "en": "I answered the text of your message; I cannot read the attached file itself.",
+        "fr": "J'ai répondu au texte de votre message ; je ne peux pas lire le fichier joint.",
+        "es": "He respondido al texto de su mensaje; no puedo leer el archivo adjunto.",
+        "pt": "Respondi ao texto da sua mensagem; não consigo ler o ficheiro anexo.",
+        "ar": "أجبت عن نص رسالتك؛ لا أستطيع قراءة الملف المرفق نفسه.",
+    },
     "rate_limited": {
         "en": "You have sent many messages in a short time. Please wait {seconds} seconds "
         "before sending the next one.",

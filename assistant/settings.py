@@ -182,6 +182,12 @@ class Settings(BaseSettings):
         description="Phone number ID of the business number (WhatsApp > API Setup), not the "
         "number itself.",
     )
+    whatsapp_allowed_phone_number_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Phone number IDs of the business numbers to answer, comma-separated; "
+        "messages to other numbers of the app are logged and ignored. Empty: every number. "
+        "A reply always goes from the number the message was sent to.",
+    )
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com",
         description="Base URL of the Graph API (tests point it at a local stand-in).",
@@ -256,7 +262,7 @@ class Settings(BaseSettings):
         """An empty ASSISTANT_VECTOR_CACHE means no cache, not the current folder."""
         return None if value in ("", None) else value
 
-    @field_validator("helpdesk_api_keys", mode="before")
+    @field_validator("helpdesk_api_keys", "whatsapp_allowed_phone_number_ids", mode="before")
     @classmethod
     def _split_keys(cls, value: str | list | None) -> list:
         if isinstance(value, str):

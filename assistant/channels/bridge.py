@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from assistant.answer import Answer, Citation
 from assistant.channels.phone import (
     Reply,
+    button_action,
     command_for,
     first_replies,
     more_replies,
@@ -47,8 +48,11 @@ __all__ = ["Bridge", "Outcome", "WhatsAppWorker"]
 
 log = logging.getLogger(__name__)
 
-# Message types that need no reply: a reaction to our message, a system notice.
-SILENT_KINDS = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
+# Message types that need no reply: a reaction to our message (or its removal), a
+# message the user deleted, a system notice.
+SILENT_KINDS = frozenset({"reaction", "revoke", "system", "request_welcome", "ephemeral"})
+# Attachments whose caption, when they have one, is the user's question.
+CAPTIONED_KINDS = frozenset({"image", "video", "document"})
 # Meta only lets a business reply within 24 hours of the user's last message.
 REPLY_WINDOW = dt.timedelta(hours=24)
 
@@ -93,17 +97,21 @@ class Bridge:
         self.budgets = budgets  # "whatsapp": messages answered per sender
 
     def replies(self, inbound: Inbound) -> list[Reply]:
-        """A question's answer, a button's action, or a polite word for a photo."""
+        """A question's answer (a caption is one), a button's action, or a polite word
+        for a photo without words."""
         chat = self.records.chat(inbound.sender)
-        if inbound.kind == "text" and (command := command_for(inbound.text)):
-            return self._button(inbound.sender, chat, command)
-        if inbound.kind == "text" and inbound.text.strip():
-            return self._answer(inbound.sender, chat, inbound.text)
-        if inbound.kind == "button":
-            return self._button(inbound.sender, chat, inbound.text)
+        text = inbound.text.strip()
+        if inbound.kind == "button" and (action := button_action(inbound.text)):
+            return self._button(inbound.sender, chat, *action)
         if inbound.kind in SILENT_KINDS:
             return []
-        language = detect_language(inbound.text) if inbound.text.strip() else chat.language
+        if inbound.kind in ("text", "button") and (command := command_for(text)):
+            return self._button(inbound.sender, chat, command, None)
+        if text and inbound.kind in ("text", "button"):  # a button id that is not ours
+            return self._answer(inbound.sender, chat, text)
+        if text and inbound.kind in CAPTIONED_KINDS:
+            return self._answer(inbound.sender, chat, text, unread="attachment_unread")
+        language = detect_language(text) if text else chat.language
         return [Reply(message("non_text", language))]
 
     def respond(self, inbound: Inbound) -> Outcome:
@@ -134,10 +142,14 @@ class Bridge:
         wait = message("rate_limited", language, seconds=str(refusal.retry_after))
         return Outcome([Reply(wait)], "limited")
 
-    def _answer(self, sender: str, chat: Chat, text: str) -> list[Reply]:
+    def _answer(self, sender: str, chat: Chat, text: str, unread: str = "") -> list[Reply]:
+        """The answer to ``text``; ``unread`` names the notice that says the attachment
+        the text came with was not read."""
         question = " ".join(text.split())[: self.settings.max_message_chars]
         history = self.conversations.history(chat.conversation_id, self.settings.history_turns)
         answer = self.assistant().answer(question, history)
+        if unread:
+            answer.notices.insert(0, message(unread, answer.language))
         saved = self.conversations.add_turn(chat.conversation_id, question, answer)
         self.records.set_language(sender, answer.language)
         return first_replies(
@@ -147,18 +159,16 @@ class Bridge:
             public_url=self.settings.public_url,
         )
 
-    def _button(self, sender: str, chat: Chat, button_id: str) -> list[Reply]:
-        """A tapped button ("more:3", "sources:3", "new") or its label typed."""
-        action, _, turn = button_id.partition(":")
+    def _button(self, sender: str, chat: Chat, action: str, turn: int | None) -> list[Reply]:
+        """A tapped button ("more:3", "sources:3", "new": ``phone.button_action``) or its
+        label typed (``turn`` None: the last answer)."""
         if action == "new":
             self.records.new_conversation(sender)
             return [Reply(message("new_started", chat.language))]
-        answer = self._stored(chat.conversation_id, int(turn) if turn.isdigit() else None)
+        answer = self._stored(chat.conversation_id, turn)
         if action == "sources":
             return source_replies(answer, public_url=self.settings.public_url)
-        if action == "more":
-            return more_replies(answer, first_chars=self.settings.whatsapp_first_chars)
-        return [Reply(message("nothing_more", chat.language))]
+        return more_replies(answer, first_chars=self.settings.whatsapp_first_chars)
 
     def _stored(self, conversation_id: str, turn: int | None) -> Answer | None:
         """Turn ``turn`` of the conversation (the last one when None), if it has it."""
@@ -212,15 +222,32 @@ class WhatsAppWorker:
     # ------------------------------------------------------------ the webhook's side
 
     def accept(self, payload: object) -> int:
-        """Record a webhook call's status updates and new messages; the number of
-        messages queued (a repeated delivery queues nothing)."""
-        messages, statuses = parse_webhook(payload)
-        for status in statuses:
+        """Record a webhook call's status updates, errors and new messages; the number of
+        messages queued (a repeated delivery, or one to a number not answered here,
+        queues nothing)."""
+        webhook = parse_webhook(payload)
+        for status in webhook.statuses:
             self.records.add_status(status)
-            if status.status == "failed":
-                log.warning("WhatsApp message %s failed: %s", status.message_id, status.errors)
+        for error in webhook.errors:
+            log.warning(
+                "WhatsApp error %s (%s) for %s: %s",
+                error.code,
+                error.title,
+                f"message {error.message_id}" if error.message_id else "the webhook",
+                error.details,
+            )
+        if webhook.errors:
+            self.records.add_errors(webhook.errors)
+        allowed = self.bridge.settings.whatsapp_allowed_phone_number_ids
         queued = 0
-        for inbound in messages:
+        for inbound in webhook.messages:
+            if allowed and inbound.business not in allowed:
+                log.info(
+                    "WhatsApp message %s to number %r ignored: not in the allowed numbers",
+                    inbound.id,
+                    inbound.business,
+                )
+                continue
             if self.records.receive(inbound, self.channel):
                 self._enqueue(inbound.id)
                 queued += 1
@@ -258,7 +285,7 @@ class WhatsAppWorker:
         for reply in replies:
             payload = reply_payload(inbound.sender, reply)
             try:
-                sent = self.graph.send(payload)
+                sent = self.graph.send(payload, inbound.business)
             except SendFailed as exc:
                 log.error(
                     "WhatsApp reply to %s not sent after %d tries: %s",

@@ -6,6 +6,11 @@ message is usually all a user waits for. The rest of a long answer waits behind 
 "More" button; the cited passages themselves behind "Sources". Every cut falls
 between sentences, and no message exceeds WhatsApp's limits (4,096 characters of
 text; 1,024 in a message with buttons).
+
+Phones show text as typed: the Markdown of the sources (links, ``**strong**``, ``#``
+headings, ``-`` lists) is rewritten as plain lines first (``plain``): a link becomes
+its title, then a "title: URL" line under its line; WhatsApp's own ``*bold*`` and
+``_italics_`` are only added by this module, where it means them.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ __all__ = [
     "TEXT_LIMIT",
     "Reply",
     "answer_pages",
+    "button_action",
     "citation_link",
     "command_for",
     "first_replies",
     "more_replies",
+    "plain",
     "source_lines",
     "source_replies",
     "split_text",
@@ -39,6 +46,39 @@ SNIPPET_CHARS = 500
 _BREAK = re.compile(
     r"\s*\n\s*|(?<=[.!?…؟])\s+(?!\[\d)|(?<=[.!?…؟] \[\d\])\s+|(?<=[.!?…؟] \[\d\d\])\s+"
 )
+
+
+# Markdown, as the sources are written: [title](url "tooltip"), ![image](url), <url>.
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^\s()<>]+)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=[^\s*_])([^*_\n]+?)(?<=[^\s*_])\1(?![\w*])")
+_CODE = re.compile(r"`+([^`\n]+?)`+")
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
+_BULLET = re.compile(r"^[ \t]*[-*+•][ \t]+", re.MULTILINE)
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
+
+
+def _plain_line(line: str) -> str:
+    """One line without Markdown; its links as "title: URL" lines after it."""
+    links: list[str] = []
+
+    def link(found: re.Match) -> str:
+        title, url = " ".join(found.group(1).split()), found.group(2)
+        entry = f"{title}: {url}" if title and title != url else url
+        if entry not in links:
+            links.append(entry)
+        return title or url
+
+    line = _AUTOLINK.sub(lambda found: found.group(1), _LINK.sub(link, line))
+    line = _EMPHASIS.sub(r"\2", _STRONG.sub(r"\2", _CODE.sub(r"\1", line)))
+    return "\n".join([_ESCAPED.sub(r"\1", line), *links])
+
+
+def plain(text: str) -> str:
+    """``text`` as a phone should show it: no Markdown syntax (see the module's note)."""
+    text = _BULLET.sub("", _HEADING.sub("", text))
+    return "\n".join(_plain_line(line) for line in text.split("\n"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +135,7 @@ def answer_pages(answer: Answer, first_chars: int) -> list[str]:
     then the rest in messages of up to 4,096 characters."""
     notices = "\n".join(f"_{notice}_" for notice in answer.notices)
     budget = max(first_chars - len(notices) - 2, first_chars // 2)
-    pages = split_text(answer.text, TEXT_LIMIT, first=budget) or [""]
+    pages = split_text(plain(answer.text), TEXT_LIMIT, first=budget) or [""]
     pages[0] = "\n\n".join(part for part in (pages[0], notices) if part)
     return pages
 
@@ -139,6 +179,19 @@ def _source_list(answer: Answer, public_url: str | None, limit: int) -> str:
             break
         text += "\n" + entry
     return text
+
+
+_BUTTON_ID = re.compile(r"(more|sources):([0-9]{1,9})|new", re.ASCII)
+
+
+def button_action(button_id: str) -> tuple[str, int | None] | None:
+    """("more" | "sources", turn) or ("new", None) for the id of a button this module
+    made; None for any other id (a template's quick reply, a list item), whose title is
+    then the user's message. Only ASCII digits count: "more:²" is no id of ours."""
+    found = _BUTTON_ID.fullmatch(button_id.strip())
+    if found is None:
+        return None
+    return (found.group(1), int(found.group(2))) if found.group(1) else ("new", None)
 
 
 def _buttons(language: str, turn: int, *, more: bool, sources: bool) -> tuple:
@@ -189,7 +242,7 @@ def source_replies(answer: Answer | None, *, public_url: str | None) -> list[Rep
     for c in answer.citations:
         where = " — ".join(part for part in (_title(c), _shorten(c.section, 90)) if part)
         who = ", ".join(part for part in (c.publisher, c.date) if part)
-        quote = f"“{_shorten(c.snippet, SNIPPET_CHARS)}”" if c.snippet else ""
+        quote = f"“{_shorten(plain(c.snippet), SNIPPET_CHARS)}”" if c.snippet else ""
         link = citation_link(c, public_url)
         entries.append("\n".join(part for part in (f"*[{c.n}] {where}*", who, quote, link) if part))
     return [Reply(piece) for piece in split_text("\n\n".join(entries))]

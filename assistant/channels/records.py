@@ -11,7 +11,11 @@ the row there: the reply may have gone out, and a repeated reply is the worse fa
 ``whatsapp_chats`` maps a sender to their current conversation ("New question"
 starts another); ``whatsapp_sends`` keeps every message sent or that finally failed
 (with its body, so nothing is lost silently); ``whatsapp_statuses`` the delivery
-reports Meta calls back with.
+reports Meta calls back with; ``whatsapp_errors`` the errors Meta reports.
+
+A sender is a phone number or a business-scoped user id (up to 131 characters), so
+those columns hold 255; ``_upgrade`` widens them, and adds ``business`` (the number a
+message came to), in a database made by an earlier version.
 """
 
 from __future__ import annotations
@@ -20,21 +24,25 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy import JSON, Integer, String, Text, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from assistant.channels.whatsapp import Inbound, StatusUpdate
+from assistant.channels.whatsapp import Inbound, StatusUpdate, WebhookError
 from assistant.conversations import Base, UTCDateTime
 
 __all__ = [
     "ChatRecord",
     "DeliveryStatusRecord",
+    "ErrorRecord",
     "MessageRecord",
     "SendRecord",
     "WhatsAppRecords",
 ]
+
+
+SENDER_CHARS = 255  # a phone number, "whatsapp:+…" (Twilio) or a BSUID
 
 
 def _now() -> dt.datetime:
@@ -46,7 +54,8 @@ class MessageRecord(Base):
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # meta | twilio
-    sender: Mapped[str] = mapped_column(String(64), index=True)
+    sender: Mapped[str] = mapped_column(String(SENDER_CHARS), index=True)
+    business: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
@@ -58,7 +67,7 @@ class MessageRecord(Base):
 class ChatRecord(Base):
     __tablename__ = "whatsapp_chats"
 
-    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(SENDER_CHARS), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(36))
     language: Mapped[str] = mapped_column(String(8), default="en")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
@@ -69,7 +78,7 @@ class SendRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     in_reply_to: Mapped[str] = mapped_column(String(255), index=True)
-    recipient: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(SENDER_CHARS))
     payload: Mapped[dict] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(8), index=True)  # sent | failed
     attempts: Mapped[int] = mapped_column(Integer)
@@ -83,16 +92,55 @@ class DeliveryStatusRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(255), index=True)
-    recipient: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(SENDER_CHARS))
     status: Mapped[str] = mapped_column(String(16))
     timestamp: Mapped[str] = mapped_column(String(20))
     errors: Mapped[list] = mapped_column(JSON, default=list)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
-_TABLES = [
-    table.__table__ for table in (MessageRecord, ChatRecord, SendRecord, DeliveryStatusRecord)
+class ErrorRecord(Base):
+    __tablename__ = "whatsapp_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    business: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+_RECORDS = (MessageRecord, ChatRecord, SendRecord, DeliveryStatusRecord, ErrorRecord)
+_TABLES = [record.__table__ for record in _RECORDS]
+# Columns an earlier version made narrower: (table, column).
+_SENDERS = [
+    ("whatsapp_messages", "sender"),
+    ("whatsapp_chats", "sender"),
+    ("whatsapp_sends", "recipient"),
+    ("whatsapp_statuses", "recipient"),
 ]
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring tables made by an earlier version to this one: add ``business``; widen the
+    sender columns (PostgreSQL enforces a VARCHAR's length; SQLite does not)."""
+    found = inspect(engine)
+    columns = {
+        table: {c["name"]: c["type"] for c in found.get_columns(table)} for table, _ in _SENDERS
+    }
+    with engine.begin() as connection:
+        if "business" not in columns["whatsapp_messages"]:
+            connection.execute(
+                text("ALTER TABLE whatsapp_messages ADD COLUMN business VARCHAR(64)")
+            )
+        if engine.dialect.name != "postgresql":
+            return
+        for table, column in _SENDERS:
+            if (getattr(columns[table][column], "length", None) or SENDER_CHARS) < SENDER_CHARS:
+                connection.execute(
+                    text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({SENDER_CHARS})")
+                )
 
 
 @dataclass(frozen=True)
@@ -107,6 +155,7 @@ class WhatsAppRecords:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         Base.metadata.create_all(engine, tables=_TABLES)
+        _upgrade(engine)
 
     # ------------------------------------------------------------ messages received
 
@@ -119,6 +168,7 @@ class WhatsAppRecords:
                         id=message.id,
                         channel=channel,
                         sender=message.sender,
+                        business=message.business or None,
                         kind=message.kind,
                         text=message.text,
                     )
@@ -138,7 +188,7 @@ class WhatsAppRecords:
             if taken != 1:
                 return None
             row = session.get_one(MessageRecord, message_id)
-            return Inbound(row.id, row.sender, row.kind, row.text)
+            return Inbound(row.id, row.sender, row.kind, row.text, row.business or "")
 
     def finish(self, message_id: str, state: str, error: str | None = None) -> None:
         with Session(self.engine) as session, session.begin():
@@ -217,7 +267,7 @@ class WhatsAppRecords:
             session.add(
                 SendRecord(
                     in_reply_to=in_reply_to,
-                    recipient=str(payload.get("to", "")),
+                    recipient=str(payload.get("to") or payload.get("recipient") or ""),
                     payload=payload,
                     state="failed" if error else "sent",
                     attempts=attempts,
@@ -260,3 +310,27 @@ class WhatsAppRecords:
                     .order_by(DeliveryStatusRecord.id)
                 )
             )
+
+    # ------------------------------------------------------------ errors Meta reported
+
+    def add_errors(self, errors: list[WebhookError]) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add_all(
+                ErrorRecord(
+                    code=error.code,
+                    title=error.title,
+                    details=error.details,
+                    message_id=error.message_id,
+                    business=error.business,
+                )
+                for error in errors
+            )
+
+    def errors(self, limit: int) -> tuple[int, list[ErrorRecord]]:
+        """How many errors Meta has reported, and the latest ``limit`` of them, newest first."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            count = session.scalar(select(func.count()).select_from(ErrorRecord)) or 0
+            latest = session.scalars(
+                select(ErrorRecord).order_by(ErrorRecord.id.desc()).limit(limit)
+            )
+            return count, list(latest)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from assistant.channels.phone import Reply
+from assistant.channels.phone import Reply, button_action
 from assistant.settings import Settings
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "SignatureInvalid",
     "SignatureMissing",
     "StatusUpdate",
+    "Webhook",
+    "WebhookError",
     "check_signature",
     "missing_settings",
     "parse_webhook",
@@ -84,13 +87,18 @@ def missing_settings(settings: Settings) -> list[str]:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One message a user sent: ``kind`` is "text", "button" (a tapped reply button;
-    ``text`` is its id) or WhatsApp's type for anything else (``text``: a caption)."""
+    """One message a user sent. ``sender`` is their phone number, or their business-scoped
+    user id (BSUID, "US.1349…") when Meta withholds the number of a user with a username;
+    ``business`` is the phone number id of our number it was sent to. ``kind`` is "text"
+    (also a template quick reply, list item or flow we did not make: ``text`` is what
+    the user saw), "button" (one of our reply buttons; ``text`` is its id) or WhatsApp's
+    type for anything else (``text``: a caption)."""
 
     id: str
     sender: str
     kind: str
     text: str = ""
+    business: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,27 @@ class StatusUpdate:
     status: str
     timestamp: str
     errors: list
+
+
+@dataclass(frozen=True)
+class WebhookError:
+    """An error Meta reported: for a whole webhook call (``value.errors``, e.g. 131000) or
+    for one message we sent (a failed status, ``message_id`` set)."""
+
+    code: int | None
+    title: str
+    details: str
+    message_id: str = ""
+    business: str = ""
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What one webhook call holds, as far as this bridge cares."""
+
+    messages: list[Inbound]
+    statuses: list[StatusUpdate]
+    errors: list[WebhookError]
 
 
 def _dicts(value: object) -> Iterator[dict]:
@@ -116,60 +145,134 @@ def _get(value: object, *keys: str) -> object:
     return value
 
 
-def _inbound(raw: dict) -> Inbound | None:
-    message_id, sender, kind = raw.get("id"), raw.get("from"), raw.get("type")
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _chosen(button_id: object, title: object) -> tuple[str, str]:
+    """A tapped button or list item: ours by its id, else its title as the message."""
+    if isinstance(button_id, str) and button_action(button_id) is not None:
+        return "button", button_id
+    return "text", _str(title) or _str(button_id)
+
+
+def _flow_answers(reply: object) -> str:
+    """A finished flow: the text fields the user filled in (its ``response_json``), else
+    the line WhatsApp showed them ("Sent")."""
+    try:
+        fields = json.loads(_str(_get(reply, "response_json")) or "{}")
+    except ValueError:
+        fields = {}
+    typed = [
+        value.strip()
+        for key, value in (fields.items() if isinstance(fields, dict) else ())
+        if key != "flow_token" and isinstance(value, str) and value.strip()
+    ]
+    return "\n".join(typed) or _str(_get(reply, "body"))
+
+
+def _content(raw: dict, kind: str) -> tuple[str, str]:
+    """(kind, text) of a message's content, as ``Inbound`` describes them."""
+    if kind == "text":
+        return "text", _str(_get(raw, "text", "body"))
+    if kind == "interactive":
+        interactive = raw.get("interactive")
+        for choice in ("button_reply", "list_reply"):
+            if isinstance(chosen := _get(interactive, choice), dict):
+                return _chosen(chosen.get("id"), chosen.get("title"))
+        if isinstance(flow := _get(interactive, "nfm_reply"), dict):
+            return "text", _flow_answers(flow)
+        return "interactive", ""
+    if kind == "button":  # a quick-reply button of a template message
+        return _chosen(_get(raw, "button", "payload"), _get(raw, "button", "text"))
+    if kind == "edit":  # the new version of a message: answered as if sent again
+        edited = _get(raw, "edit", "message")
+        if isinstance(edited, dict) and isinstance(edited.get("type"), str):
+            return _content(edited, edited["type"])
+        return "edit", ""
+    return kind, _str(_get(raw, kind, "caption"))
+
+
+def _inbound(raw: dict, business: str) -> Inbound | None:
+    message_id, kind = raw.get("id"), raw.get("type")
+    sender = raw.get("from") or raw.get("from_user_id")
     if not (isinstance(message_id, str) and isinstance(sender, str) and isinstance(kind, str)):
         return None
-    if kind == "text":
-        text = _get(raw, "text", "body")
-    elif kind == "interactive":
-        kind = "button"
-        text = _get(raw, "interactive", "button_reply", "id") or _get(
-            raw, "interactive", "list_reply", "id"
+    kind, text = _content(raw, kind)
+    return Inbound(message_id, sender, kind, text, business)
+
+
+def _errors(raw: object, message_id: str = "", business: str = "") -> list[WebhookError]:
+    """Meta's error objects: ``code``, ``title`` (or ``message``), ``error_data.details``."""
+    return [
+        WebhookError(
+            code=error["code"] if isinstance(error.get("code"), int) else None,
+            title=_str(error.get("title")) or _str(error.get("message")),
+            details=_str(_get(error, "error_data", "details")),
+            message_id=message_id,
+            business=business,
         )
-    elif kind == "button":  # a quick-reply button of a template message
-        text = _get(raw, "button", "payload") or _get(raw, "button", "text")
-    else:
-        text = _get(raw, kind, "caption")
-    return Inbound(message_id, sender, kind, text if isinstance(text, str) else "")
+        for error in _dicts(raw)
+    ]
 
 
-def parse_webhook(payload: object) -> tuple[list[Inbound], list[StatusUpdate]]:
-    """The messages and status updates of a webhook call; whatever else it holds, or a
-    shape this code does not know, is skipped."""
-    messages: list[Inbound] = []
-    statuses: list[StatusUpdate] = []
+def _status(raw: dict) -> StatusUpdate | None:
+    if not (isinstance(raw.get("id"), str) and isinstance(raw.get("status"), str)):
+        return None
+    errors = raw.get("errors")
+    return StatusUpdate(
+        message_id=raw["id"],
+        recipient=str(raw.get("recipient_id") or raw.get("recipient_user_id") or ""),
+        status=raw["status"],
+        timestamp=str(raw.get("timestamp", "")),
+        errors=errors if isinstance(errors, list) else [],
+    )
+
+
+def parse_webhook(payload: object) -> Webhook:
+    """The messages, status updates and errors of a webhook call. Skipped: messages from
+    one of our own numbers (``metadata.display_phone_number``), and whatever else the call
+    holds (``message_echoes`` among them), or a shape this code does not know."""
+    found = Webhook([], [], [])
     entries = payload.get("entry") if isinstance(payload, dict) else None
-    for entry in _dicts(entries):
-        for change in _dicts(entry.get("changes")):
-            value = change.get("value")
-            if not isinstance(value, dict):
+    values = [
+        change["value"]
+        for entry in _dicts(entries)
+        for change in _dicts(entry.get("changes"))
+        if isinstance(change.get("value"), dict)
+    ]
+    ours = {_str(_get(value, "metadata", "display_phone_number")) for value in values} - {""}
+    for value in values:
+        business = _str(_get(value, "metadata", "phone_number_id"))
+        found.errors.extend(_errors(value.get("errors"), business=business))
+        for raw in _dicts(value.get("messages")):
+            if (message := _inbound(raw, business)) is None:
                 continue
-            for raw in _dicts(value.get("messages")):
-                if (message := _inbound(raw)) is not None:
-                    messages.append(message)
-            for raw in _dicts(value.get("statuses")):
-                if isinstance(raw.get("id"), str) and isinstance(raw.get("status"), str):
-                    errors = raw.get("errors")
-                    statuses.append(
-                        StatusUpdate(
-                            message_id=raw["id"],
-                            recipient=str(raw.get("recipient_id", "")),
-                            status=raw["status"],
-                            timestamp=str(raw.get("timestamp", "")),
-                            errors=errors if isinstance(errors, list) else [],
-                        )
-                    )
-    return messages, statuses
+            if message.sender.lstrip("+") in ours:
+                log.info("WhatsApp message %s is from our own number: ignored", message.id)
+                continue
+            found.messages.append(message)
+        for raw in _dicts(value.get("statuses")):
+            if (status := _status(raw)) is None:
+                continue
+            found.statuses.append(status)
+            if status.status == "failed":
+                failed = _errors(status.errors, status.message_id, business)
+                found.errors.extend(
+                    failed or [WebhookError(None, "failed", "", status.message_id, business)]
+                )
+    return found
 
 
 # ------------------------------------------------------------ messages out
 
 
 def reply_payload(to: str, reply: Reply) -> dict:
-    """The Graph API body of a reply: a text message (no link previews: they cost a
+    """The Graph API body of a reply to ``to`` (a phone number goes in ``to``, a BSUID in
+    ``recipient``, as Meta documents): a text message (no link previews: they cost a
     slow connection more than the answer), or an interactive one with reply buttons."""
-    base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    address = "to" if to.lstrip("+").isdigit() else "recipient"
+    base = {"messaging_product": "whatsapp", "recipient_type": "individual", address: to}
     if not reply.buttons:
         return {**base, "type": "text", "text": {"preview_url": False, "body": reply.text}}
     buttons = [
@@ -221,8 +324,8 @@ def _message_id(response: httpx.Response) -> str:
 
 
 class GraphClient:
-    """Sends messages from one business number; retries on 429, 5xx and lost
-    connections, waiting longer each time (or as long as Retry-After says)."""
+    """Sends messages from a business number (the configured one unless told); retries
+    on 429, 5xx and lost connections, waiting longer each time (or as Retry-After says)."""
 
     def __init__(
         self,
@@ -241,7 +344,8 @@ class GraphClient:
             timeout=timeout,
             headers={"Authorization": f"Bearer {token}"},
         )
-        self._path = f"/{version}/{phone_number_id}/messages"
+        self.version = version
+        self.phone_number_id = phone_number_id
         self.attempts = attempts
         self.retry_seconds = retry_seconds
         self._sleep = sleep
@@ -267,14 +371,16 @@ class GraphClient:
             return min(float(retry_after), MAX_PAUSE)
         return min(self.retry_seconds * 2 ** (attempt - 1), MAX_PAUSE)
 
-    def send(self, payload: dict) -> Sent:
-        """Send one message; its WhatsApp id once Meta has it, else ``SendFailed``."""
+    def send(self, payload: dict, phone_number_id: str = "") -> Sent:
+        """Send one message from ``phone_number_id`` (default: the configured number); its
+        WhatsApp id once Meta has it, else ``SendFailed``."""
+        path = f"/{self.version}/{phone_number_id or self.phone_number_id}/messages"
         status: int | None = None
         detail = ""
         for attempt in range(1, self.attempts + 1):
             response = None
             try:
-                response = self._client.post(self._path, json=payload)
+                response = self._client.post(path, json=payload)
             except httpx.TransportError as exc:
                 status, detail = None, f"{type(exc).__name__}: {exc}"
             else:

@@ -22,6 +22,9 @@ APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "1098765432"
+SECOND_NUMBER_ID = "1098765433"  # another business number of the same app
+DISPLAY_NUMBER = "15550001111"  # PHONE_NUMBER_ID's number, as webhooks show it
+SECOND_DISPLAY_NUMBER = "15550002222"
 API_VERSION = "v25.0"
 HELPDESK_KEY = "helpdesk-key-1"
 TWILIO_TOKEN = "test-twilio-token"
@@ -47,7 +50,10 @@ def words(text: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def graph() -> Iterator[GraphStandIn]:
-    stand_in = GraphStandIn(token=ACCESS_TOKEN, path=f"/{API_VERSION}/{PHONE_NUMBER_ID}/messages")
+    numbers = (PHONE_NUMBER_ID, SECOND_NUMBER_ID)
+    stand_in = GraphStandIn(
+        token=ACCESS_TOKEN, paths={f"/{API_VERSION}/{number}/messages" for number in numbers}
+    )
     stand_in.start()
     yield stand_in
     stand_in.stop()
@@ -105,7 +111,7 @@ def webhook(
     """A webhook call as Meta sends it (one entry, one change)."""
     value: dict = {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
     }
     if messages:
         value["contacts"] = [{"profile": {"name": "Test User"}, "wa_id": wa_id}]

@@ -5,6 +5,7 @@ and records every request, so tests see exactly what a phone would have received
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,6 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tests.servers import free_port
 
 __all__ = ["GraphStandIn", "Recorded"]
+
+# A business-scoped user id: country code, "." (a parent BSUID: "ENT."), up to 128 letters
+# and digits.
+BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 @dataclass
@@ -24,7 +29,13 @@ class Recorded:
 
     @property
     def to(self) -> str:
-        return self.body.get("to", "")
+        """The phone number (``to``) or, failing that, the BSUID (``recipient``) sent to."""
+        return self.body.get("to") or self.body.get("recipient", "")
+
+    @property
+    def phone_number_id(self) -> str:
+        """The business number the message was sent from (the path's second part)."""
+        return self.path.split("/")[2]
 
     @property
     def text(self) -> str:
@@ -53,8 +64,13 @@ def _problems(body: object) -> list[str]:
         problems.append("messaging_product must be 'whatsapp'")
     if body.get("recipient_type", "individual") != "individual":
         problems.append("recipient_type must be 'individual'")
-    if not (isinstance(body.get("to"), str) and body["to"].lstrip("+").isdigit()):
+    to, recipient = body.get("to"), body.get("recipient")
+    if to is None and recipient is None:
+        problems.append("'to' (a phone number) or 'recipient' (a BSUID) is required")
+    if to is not None and not (isinstance(to, str) and to.lstrip("+").isdigit()):
         problems.append("'to' must be a phone number")
+    if recipient is not None and not (isinstance(recipient, str) and BSUID.fullmatch(recipient)):
+        problems.append("'recipient' must be a business-scoped user id")
     kind = body.get("type")
     if kind == "text":
         text = body.get("text", {}).get("body")
@@ -90,7 +106,7 @@ def _problems(body: object) -> list[str]:
 @dataclass
 class GraphStandIn:
     token: str
-    path: str  # /{version}/{phone_number_id}/messages
+    paths: set[str]  # /{version}/{phone_number_id}/messages of each business number
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -156,7 +172,7 @@ class GraphStandIn:
             if authorization != f"Bearer {self.token}":
                 self.problems.append(f"bad Authorization header {authorization!r}")
                 status, headers = 401, {}
-            elif path != self.path:
+            elif path not in self.paths:
                 self.problems.append(f"bad path {path}")
                 status, headers = 404, {}
             elif problems := _problems(body):
@@ -169,13 +185,16 @@ class GraphStandIn:
             n = len(self.requests) + 1
             self.requests.append(Recorded(path, authorization, body or {}, status))
         if status == 200:
-            to = body["to"]
+            # Meta answers with wa_id for a phone number, user_id for a BSUID.
+            to = body.get("to")
+            contact = {"input": to, "wa_id": to} if to else {"input": body["recipient"]}
+            contact.setdefault("user_id", body.get("recipient", ""))
             return (
                 200,
                 headers,
                 {
                     "messaging_product": "whatsapp",
-                    "contacts": [{"input": to, "wa_id": to}],
+                    "contacts": [{k: v for k, v in contact.items() if v}],
                     "messages": [{"id": f"wamid.out-{n}"}],
                 },
             )

@@ -230,7 +230,8 @@ def test_parse_webhook_reads_messages_buttons_and_statuses():
             }
         ]
     }
-    messages, statuses = parse_webhook(payload)
+    found = parse_webhook(payload)
+    messages, statuses = found.messages, found.statuses
     assert [(m.id, m.kind, m.text) for m in messages] == [
         ("a", "text", "Hello"),
         ("b", "button", "more:2"),
