@@ -340,11 +340,7 @@ def test_client_error_is_not_retried(client, graph):
 @pytest.mark.parametrize(
     ("kind", "content", "expected"),
     [
-        (
-            "image",
-            {"id": "MEDIA1", "mime_type": "image/jpeg", "caption": "Voici la facture de mon envoi"},
-            "Merci pour votre message",
-        ),
+        ("image", {"id": "MEDIA1", "mime_type": "image/jpeg"}, "Thanks for your message"),
         (
             "audio",
             {"id": "MEDIA2", "mime_type": "audio/ogg", "voice": True},
