@@ -1,4 +1,5 @@
-/* Export Assistant — the helpdesk page: search with highlights, suggested replies, reviews.
+/* Export Assistant — the helpdesk page: search with highlights, suggested replies, reviews,
+ * and the errors Meta reported for WhatsApp.
  *
  * The API key is asked for once and kept in sessionStorage (this tab only). Text from
  * the server is always set as text: highlights are built from the offsets the API
@@ -174,11 +175,26 @@
     );
   }
 
+  function errorItem(error) {
+    const when = new Date(error.received_at).toLocaleString();
+    const about = error.message_id ? `message ${error.message_id}` : "webhook";
+    return el(
+      "li",
+      { className: "hd-review" },
+      el("p", { className: "hd-meta", textContent: `${when} · ${about} · number ${error.business || "?"}` }),
+      el("p", { className: "hd-question", textContent: `${error.code ?? "no code"}: ${error.title}` }),
+      error.details ? el("p", { className: "hd-answer", textContent: error.details }) : null,
+    );
+  }
+
   function loadReviews() {
     return busy($("refresh-reviews"), async () => {
       const reviews = await api("/api/helpdesk/reviews?limit=50");
       $("reviews").replaceChildren(...reviews.map(reviewItem));
       $("no-reviews").hidden = reviews.length > 0;
+      const errors = await api("/api/helpdesk/whatsapp-errors?limit=50");
+      $("wa-error-count").textContent = `${errors.count} reported in all; the latest ${errors.errors.length} below.`;
+      $("wa-errors").replaceChildren(...errors.errors.map(errorItem));
     });
   }
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from xml.sax.saxutils import escape
 
-from assistant.channels.phone import Reply, split_text
+from assistant.channels.phone import Reply, button_action, split_text
 from assistant.channels.whatsapp import Inbound, SignatureInvalid, SignatureMissing
 
 __all__ = [
@@ -44,16 +44,21 @@ def check_twilio_signature(
 
 
 def twilio_inbound(form: dict[str, str]) -> Inbound | None:
-    """The message of a Twilio webhook call; None for a call that is not one."""
+    """The message of a Twilio webhook call; None for a call that is not one. A tapped
+    button is ours by its payload (``phone.button_action``), else its text is the
+    message; an attachment's ``Body`` is its caption."""
     message_id, sender = form.get("MessageSid", ""), form.get("From", "")
     if not message_id or not sender:
         return None
-    if form.get("ButtonPayload"):
-        return Inbound(message_id, sender, "button", form["ButtonPayload"])
+    if payload := form.get("ButtonPayload", ""):
+        if button_action(payload) is not None:
+            return Inbound(message_id, sender, "button", payload)
+        return Inbound(message_id, sender, "text", form.get("ButtonText") or form.get("Body", ""))
     media = int(form["NumMedia"]) if form.get("NumMedia", "").isdigit() else 0
     if media:
-        kind = form.get("MediaContentType0", "media").split("/")[0]
-        return Inbound(message_id, sender, kind or "media", form.get("Body", ""))
+        kind = form.get("MediaContentType0", "media").split("/")[0] or "media"
+        kind = "document" if kind in ("application", "text") else kind
+        return Inbound(message_id, sender, kind, form.get("Body", ""))
     if form.get("Latitude"):
         return Inbound(message_id, sender, "location")
     return Inbound(message_id, sender, "text", form.get("Body", ""))

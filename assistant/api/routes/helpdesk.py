@@ -1,5 +1,6 @@
-"""``/api/helpdesk/*``: search, suggested replies and answers to review, for help-desk
-staff (an ``X-API-Key`` from ``helpdesk_api_keys``); ``/helpdesk``: their page."""
+"""``/api/helpdesk/*``: search, suggested replies, answers to review and the errors Meta
+reported for WhatsApp, for help-desk staff (an ``X-API-Key`` from
+``helpdesk_api_keys``); ``/helpdesk``: their page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hmac
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,6 +145,32 @@ def reviews(
         ReviewOut(**{**asdict(review), "citations": [CitationOut.of(c) for c in review.citations]})
         for review in recent_reviews(conversations.engine, limit)
     ]
+
+
+class WhatsAppErrorOut(BaseModel):
+    code: int | None = Field(description="Meta's error code, e.g. 131047; null if none.")
+    title: str
+    details: str
+    message_id: str = Field(description="The message we sent that failed; empty: the webhook.")
+    business: str = Field(description="Phone number ID of the business number concerned.")
+    received_at: dt.datetime
+
+
+class WhatsAppErrorsOut(BaseModel):
+    count: int = Field(description="Every error Meta has reported so far.")
+    errors: list[WhatsAppErrorOut] = Field(description="The latest ones, newest first.")
+
+
+@router.get("/api/helpdesk/whatsapp-errors", dependencies=_AUTH, responses=_ERRORS)
+def whatsapp_errors(
+    request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> WhatsAppErrorsOut:
+    """Errors Meta reported in WhatsApp webhooks (a call's ``errors``, failed statuses)."""
+    count, latest = request.app.state.phone_bridge.records.errors(limit)
+    return WhatsAppErrorsOut(
+        count=count,
+        errors=[WhatsAppErrorOut.model_validate(row, from_attributes=True) for row in latest],
+    )
 
 
 @router.get("/helpdesk", include_in_schema=False)
