@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SUPPORTED", "detect_language", "message"]
+__all__ = ["SUPPORTED", "detect_language", "message", "translated", "unsupported_language"]
 
 SUPPORTED = ("en", "fr", "es", "pt", "ar")
 
@@ -49,6 +49,54 @@ def detect_language(text: str, default: str = "en") -> str:
     except Exception:  # langdetect raises on text without letters
         pass
     return best if ranked[0] > 0 else default
+
+
+# Telling words of languages the assistant does not answer, written in Latin letters.
+_OTHER_MARKERS = {
+    "de": "der die das den dem und ist sind ich wir wie was welche welcher für mit "
+    "nicht ein eine einen nach muss müssen kann brauche bei zum zur auch",
+    "it": "il lo gli della delle dello che è sono come quale quali dove devo posso mio mia "
+    "per con non una degli nel alla questo",
+    "nl": "het een van ik wij hoe wat welke voor met niet moet kan naar zijn bij ook",
+}
+_OTHER_WORDS = {lang: set(words.split()) for lang, words in _OTHER_MARKERS.items()}
+# Scripts of languages the assistant does not answer, and the language to say so in when
+# langdetect cannot tell which one it is.
+_SCRIPTS = {
+    "ru": re.compile(r"[\u0400-\u04FF]"),
+    "el": re.compile(r"[\u0370-\u03FF]"),
+    "he": re.compile(r"[\u0590-\u05FF]"),
+    "hi": re.compile(r"[\u0900-\u097F]"),
+    "th": re.compile(r"[\u0E00-\u0E7F]"),
+    "ja": re.compile(r"[\u3040-\u30FF]"),
+    "ko": re.compile(r"[\uAC00-\uD7AF]"),
+    "zh": re.compile(r"[\u4E00-\u9FFF]"),
+}
+
+
+def unsupported_language(text: str) -> str | None:
+    """The language of ``text`` when it is clearly one the assistant does not answer (its
+    letters mostly of another script, or more telling words of another language than of
+    any answered one); None otherwise, and for text too short to tell."""
+    letters = len(re.findall(r"[^\W\d_]", text))
+    if not letters:
+        return None
+    for fallback, script in _SCRIPTS.items():
+        if len(script.findall(text)) * 2 > letters:
+            if fallback == "ja" or (fallback == "zh" and _SCRIPTS["ja"].search(text)):
+                return "ja"
+            try:
+                from langdetect import DetectorFactory, detect
+
+                DetectorFactory.seed = 0
+                return detect(text).split("-")[0]
+            except Exception:  # langdetect raises on text it cannot read
+                return fallback
+    words = re.findall(r"[\w'-]+", text.lower())
+    answered = max(sum(w in vocab for w in words) for vocab in _WORDS.values())
+    other = {lang: sum(w in vocab for w in words) for lang, vocab in _OTHER_WORDS.items()}
+    best = max(other, key=lambda lang: other[lang])
+    return best if other[best] >= 2 and other[best] > answered else None
 
 
 _MESSAGES: dict[str, dict[str, str]] = {
@@ -178,6 +226,82 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ar": "شكرًا على رسالتك. لا أستطيع قراءة سوى النصوص، فاكتب سؤالك عن التصدير أو الجمارك "
         "أو ضريبة القيمة المضافة.",
     },
+    # ------------------------------------------------------------ small talk
+    "smalltalk_greeting": {
+        "en": "Hello!",
+        "fr": "Bonjour !",
+        "es": "¡Hola!",
+        "pt": "Olá!",
+        "ar": "مرحبًا!",
+    },
+    "smalltalk_thanks": {
+        "en": "You're welcome!",
+        "fr": "Avec plaisir !",
+        "es": "¡De nada!",
+        "pt": "De nada!",
+        "ar": "على الرحب والسعة!",
+    },
+    "smalltalk_identity": {
+        "en": "I'm the Export Assistant, a program (not a person).",
+        "fr": "Je suis l'Assistant export, un programme (pas une personne).",
+        "es": "Soy el Asistente de exportación, un programa (no una persona).",
+        "pt": "Sou o Assistente de exportação, um programa (não uma pessoa).",
+        "ar": "أنا مساعد التصدير، برنامج آلي (ولست شخصًا).",
+    },
+    "smalltalk_help": {
+        "en": "Type your question in a sentence, as you would ask an adviser.",
+        "fr": "Écrivez votre question en une phrase, comme à un conseiller.",
+        "es": "Escriba su pregunta en una frase, como se la haría a un asesor.",
+        "pt": "Escreva a sua pergunta numa frase, como a faria a um consultor.",
+        "ar": "اكتب سؤالك في جملة، كما تسأل مستشارًا.",
+    },
+    "smalltalk_intro": {
+        "en": "I answer questions on exporting: customs procedures and documents, HS codes, "
+        "VAT and e-commerce rules, export finance, each answer quoting and citing official "
+        "sources. For example:",
+        "fr": "Je réponds aux questions sur l'export : formalités et documents de douane, "
+        "codes SH, TVA et vente en ligne, financement export, en citant à chaque fois des "
+        "sources officielles. Par exemple :",
+        "es": "Respondo a preguntas sobre exportación: trámites y documentos aduaneros, "
+        "códigos SA, IVA y comercio electrónico, financiación de la exportación, citando "
+        "siempre fuentes oficiales. Por ejemplo:",
+        "pt": "Respondo a perguntas sobre exportação: procedimentos e documentos aduaneiros, "
+        "códigos SH, IVA e comércio eletrónico, financiamento à exportação, citando sempre "
+        "fontes oficiais. Por exemplo:",
+        "ar": "أجيب عن الأسئلة المتعلقة بالتصدير: الإجراءات والمستندات الجمركية، ورموز النظام "
+        "المنسق، وضريبة القيمة المضافة والتجارة الإلكترونية، وتمويل التصدير، مع الاستشهاد "
+        "دائمًا بمصادر رسمية. على سبيل المثال:",
+    },
+    "smalltalk_examples": {
+        "en": "What is the HS code for wooden bedroom furniture?\n"
+        "Do I need to file EEI for exports to Canada?\n"
+        "How does the VAT one-stop shop work for online sales in the EU?",
+        "fr": "Quel est le code SH des meubles de chambre en bois ?\n"
+        "Comment fonctionne la franchise en base de TVA ?\n"
+        "Quelles formalités de dédouanement pour exporter hors de l'UE ?",
+        "es": "¿Cuál es el código SA de los muebles de dormitorio de madera?\n"
+        "¿Cómo funciona la ventanilla única del IVA para las ventas en línea en la UE?\n"
+        "¿Qué documentos necesito para exportar a Estados Unidos?",
+        "pt": "Qual é o código SH dos móveis de quarto de madeira?\n"
+        "Como funciona o balcão único do IVA para as vendas online na UE?\n"
+        "Que documentos preciso para exportar para os Estados Unidos?",
+        "ar": "ما هو رمز النظام المنسق لأثاث غرف النوم الخشبي؟\n"
+        "كيف يعمل الشباك الموحد لضريبة القيمة المضافة للمبيعات عبر الإنترنت في الاتحاد الأوروبي؟\n"
+        "ما المستندات اللازمة للتصدير إلى الولايات المتحدة؟",
+    },
+    "unsupported_language": {
+        "en": "I can only answer in English, French, Spanish, Portuguese and Arabic. Please "
+        "ask your question again in one of these languages.",
+        "fr": "Je ne peux répondre qu'en anglais, français, espagnol, portugais et arabe. "
+        "Posez à nouveau votre question dans l'une de ces langues.",
+        "ru": "Я могу отвечать только на английском, французском, испанском, португальском "
+        "и арабском языках. Пожалуйста, задайте вопрос на одном из этих языков.",
+        "de": "Ich kann nur auf Englisch, Französisch, Spanisch, Portugiesisch und Arabisch "
+        "antworten. Bitte stellen Sie Ihre Frage in einer dieser Sprachen.",
+        "it": "Posso rispondere solo in inglese, francese, spagnolo, portoghese e arabo. "
+        "Per favore, ponga la domanda in una di queste lingue.",
+        "zh": "我只能用英语、法语、西班牙语、葡萄牙语和阿拉伯语回答。请用其中一种语言重新提问。",
+    },
     "attachment_unread": {
         "en": "I answered the text of your message; I cannot read the attached file itself.",
         "fr": "J'ai répondu au texte de votre message ; je ne peux pas lire le fichier joint.",
@@ -215,3 +339,8 @@ def message(key: str, language: str, **values: str) -> str:
     """A fixed sentence in ``language`` (English when there is no translation)."""
     table = _MESSAGES[key]
     return table.get(language, table["en"]).format(**values)
+
+
+def translated(key: str, language: str) -> bool:
+    """Does the fixed sentence ``key`` exist in ``language``?"""
+    return language in _MESSAGES[key]

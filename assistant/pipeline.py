@@ -1,6 +1,7 @@
 """Question (+ conversation) -> cited answer: the one object every channel talks to.
 
-language -> retrieval query (follow-ups merged with the previous question)
+small talk or an unanswered language? the assistant's own reply (``smalltalk``)
+-> language -> retrieval query (follow-ups merged with the previous question)
 -> HS-code lookup, if a tariff code is asked for
 -> hybrid retrieval -> enough evidence? else refuse
 -> LLM answer checked against the sources, or the extractive answer
@@ -26,6 +27,7 @@ from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
 from assistant.retrieval import Passage, Retriever
 from assistant.scope import asks_out_of_scope, unmatched_countries
 from assistant.settings import Settings
+from assistant.smalltalk import small_talk
 
 __all__ = ["Assistant", "Event", "Turn", "merge_history"]
 
@@ -256,6 +258,9 @@ class Assistant:
         history: Sequence[Turn] = (),
         filters: dict[str, str] | None = None,
     ) -> Iterator[Event]:
+        if (own := small_talk(question)) is not None:
+            yield from self._emit(own)
+            return
         language = detect_language(question)
         if asks_out_of_scope(question):
             yield from self._emit(self._refusal(language, []))

@@ -100,7 +100,10 @@ class AnswerOut(BaseModel):
     refused: bool = Field(description="True when the sources do not answer the question.")
     language: str
     notices: list[str] = Field(description="Warnings: keyword search only, dated sources…")
-    mode: str = Field(description="extractive | llm | hs-lookup | refusal")
+    mode: str = Field(
+        description="extractive | llm | hs-lookup | refusal | smalltalk (a greeting, thanks, "
+        "help: the assistant's own reply) | unsupported-language"
+    )
     lexical_only: bool = Field(description="True while the vector index is being built.")
 
 
