@@ -95,3 +95,52 @@ def test_whatsapp_state_in_the_same_database(database_url):
     assert records.chat("+33600000000") == first
     assert records.new_conversation("+33600000000").conversation_id != first.conversation_id
     store.close()
+
+
+BSUID = "US." + "7" * 128  # the longest business-scoped user id Meta documents
+
+
+def test_whatsapp_state_keeps_a_business_scoped_user_id_whole(database_url):
+    """A user known by a username only: every column that holds a sender takes the
+    131 characters of the longest BSUID (PostgreSQL would refuse a longer value)."""
+    store = Conversations.from_url(database_url)
+    records = WhatsAppRecords(store.engine)
+    message = Inbound("wamid.bsuid", BSUID, "text", "Hello", business="1098765432")
+    assert records.receive(message, "meta")
+    assert records.claim("wamid.bsuid") == message
+    chat = records.chat(BSUID)
+    assert records.chat(BSUID) == chat
+    records.add_send("wamid.bsuid", {"recipient": BSUID, "type": "text"}, attempts=1)
+    (sent,) = records.sends(in_reply_to="wamid.bsuid")
+    assert sent.recipient == BSUID
+    store.close()
+
+
+def test_whatsapp_tables_of_an_earlier_version_are_upgraded(database_url):
+    """Tables made before senders could be BSUIDs (64 characters, no ``business``): the
+    records widen them and add the column, keeping the rows."""
+    store = Conversations.from_url(database_url)
+    with store.engine.begin() as connection:
+        for table in ("whatsapp_messages", "whatsapp_chats"):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        connection.exec_driver_sql(
+            "CREATE TABLE whatsapp_messages (id VARCHAR(255) PRIMARY KEY, channel VARCHAR(16), "
+            "sender VARCHAR(64), kind VARCHAR(32), text TEXT, state VARCHAR(16), error TEXT, "
+            "received_at TIMESTAMP WITH TIME ZONE, updated_at TIMESTAMP WITH TIME ZONE)"
+        )
+        connection.exec_driver_sql(
+            "CREATE TABLE whatsapp_chats (sender VARCHAR(64) PRIMARY KEY, "
+            "conversation_id VARCHAR(36), language VARCHAR(8), "
+            "updated_at TIMESTAMP WITH TIME ZONE)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO whatsapp_messages VALUES ('wamid.old', 'meta', '33600000001', 'text', "
+            "'Hi', 'answered', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    records = WhatsAppRecords(store.engine)
+    assert records.message("wamid.old").state == "answered"
+    assert records.receive(Inbound("wamid.new", BSUID, "text", "Hi", "1098765432"), "meta")
+    assert records.claim("wamid.new").business == "1098765432"
+    assert records.chat(BSUID) == records.chat(BSUID)
+    WhatsAppRecords(store.engine)  # a second start finds nothing to change
+    store.close()
