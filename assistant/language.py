@@ -51,6 +51,11 @@ def detect_language(text: str, default: str = "en") -> str:
     return best if ranked[0] > 0 else default
 
 
+def _script_letters(text: str) -> list[str]:
+    """The letters of ``text`` in any script of ``_SCRIPTS``."""
+    return [c for c in text if any(script.match(c) for script, _ in _SCRIPTS.values())]
+
+
 # Telling words of languages the assistant does not answer, written in Latin letters.
 _OTHER_MARKERS = {
     "de": "der die das den dem und ist sind ich wir wie was welche welcher für mit "
@@ -60,38 +65,44 @@ _OTHER_MARKERS = {
     "nl": "het een van ik wij hoe wat welke voor met niet moet kan naar zijn bij ook",
 }
 _OTHER_WORDS = {lang: set(words.split()) for lang, words in _OTHER_MARKERS.items()}
-# Scripts of languages the assistant does not answer, and the language to say so in when
-# langdetect cannot tell which one it is.
+# Scripts of languages the assistant does not answer: the language to say so in, and
+# the languages langdetect may tell apart in that script.
 _SCRIPTS = {
-    "ru": re.compile(r"[\u0400-\u04FF]"),
-    "el": re.compile(r"[\u0370-\u03FF]"),
-    "he": re.compile(r"[\u0590-\u05FF]"),
-    "hi": re.compile(r"[\u0900-\u097F]"),
-    "th": re.compile(r"[\u0E00-\u0E7F]"),
-    "ja": re.compile(r"[\u3040-\u30FF]"),
-    "ko": re.compile(r"[\uAC00-\uD7AF]"),
-    "zh": re.compile(r"[\u4E00-\u9FFF]"),
+    "ja": (re.compile(r"[\u3040-\u30FF]"), ()),  # kana, before the Han it is mixed with
+    "ko": (re.compile(r"[\uAC00-\uD7AF]"), ()),
+    "zh": (re.compile(r"[\u4E00-\u9FFF]"), ()),
+    "ru": (re.compile(r"[\u0400-\u04FF]"), ("ru", "uk", "bg", "mk")),
+    "el": (re.compile(r"[\u0370-\u03FF]"), ()),
+    "he": (re.compile(r"[\u0590-\u05FF]"), ()),
+    "hi": (re.compile(r"[\u0900-\u097F]"), ("hi", "mr", "ne")),
+    "th": (re.compile(r"[\u0E00-\u0E7F]"), ()),
 }
 
 
+def _in_script(text: str, fallback: str, languages: tuple[str, ...]) -> str:
+    """Which of ``languages`` sharing a script ``text`` is in, as langdetect tells."""
+    try:
+        from langdetect import DetectorFactory, detect
+
+        DetectorFactory.seed = 0
+        found = detect(text)
+    except Exception:  # langdetect raises on text it cannot read
+        return fallback
+    return found if found in languages else fallback
+
+
 def unsupported_language(text: str) -> str | None:
-    """The language of ``text`` when it is clearly one the assistant does not answer (its
-    letters mostly of another script, or more telling words of another language than of
-    any answered one); None otherwise, and for text too short to tell."""
+    """The language of ``text`` when it is clearly one the assistant does not answer (some
+    of its letters in a script of such a language, or more telling words of another
+    language than of any answered one); None otherwise, and for text too short to tell."""
     letters = len(re.findall(r"[^\W\d_]", text))
     if not letters:
         return None
-    for fallback, script in _SCRIPTS.items():
-        if len(script.findall(text)) * 2 > letters:
-            if fallback == "ja" or (fallback == "zh" and _SCRIPTS["ja"].search(text)):
-                return "ja"
-            try:
-                from langdetect import DetectorFactory, detect
-
-                DetectorFactory.seed = 0
-                return detect(text).split("-")[0]
-            except Exception:  # langdetect raises on text it cannot read
-                return fallback
+    if len(_script_letters(text)) * 2 > letters:
+        fallback, (_, languages) = next(
+            (name, found) for name, found in _SCRIPTS.items() if found[0].search(text)
+        )
+        return _in_script(text, fallback, languages) if languages else fallback
     words = re.findall(r"[\w'-]+", text.lower())
     answered = max(sum(w in vocab for w in words) for vocab in _WORDS.values())
     other = {lang: sum(w in vocab for w in words) for lang, vocab in _OTHER_WORDS.items()}

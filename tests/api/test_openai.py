@@ -90,3 +90,13 @@ def test_errors_reach_the_client_as_openai_errors(client):
             model=MODEL_ID, messages=[{"role": "assistant", "content": "Hello"}]
         )
     assert "last message must be the user's question" in str(no_question.value)
+
+
+def test_small_talk_gets_no_sources_block(client):
+    completion = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": "Who are you?"}]
+    )
+    content = completion.choices[0].message.content
+    assert content.startswith("I'm the Export Assistant") and "Sources:" not in content
+    assert completion.model_extra["citations"] == []
+    assert completion.model_extra["answer"]["mode"] == "smalltalk"
