@@ -11,9 +11,11 @@ from assistant.answer import Answer, Citation
 from assistant.channels.phone import (
     BODY_LIMIT,
     TEXT_LIMIT,
+    button_action,
     command_for,
     first_replies,
     more_replies,
+    plain,
     source_replies,
     split_text,
 )
@@ -171,6 +173,60 @@ def test_reply_payloads_follow_metas_format():
         "preview_url": False,
         "body": "That was the whole answer.",
     }
+
+
+def test_markdown_becomes_text_a_phone_shows_as_meant():
+    markdown = (
+        "## Financing\n"
+        'Data from the [World Bank](http://data.worldbank.org/x "World Bank") show it. [1]\n'
+        "- **Letters of credit** protect the _seller_.\n"
+        "* See <https://example.org/lc> and `Form A`.\n"
+        "1. Ask the bank; the file_name_x stays."
+    )
+    assert plain(markdown) == (
+        "Financing\n"
+        "Data from the World Bank show it. [1]\n"
+        "World Bank: http://data.worldbank.org/x\n"
+        "Letters of credit protect the seller.\n"
+        "See https://example.org/lc and Form A.\n"
+        "1. Ask the bank; the file_name_x stays."
+    )
+
+
+def test_answers_and_quoted_passages_reach_the_phone_without_markdown():
+    answer = Answer(
+        text="Use the [EORI lookup](https://ec.europa.eu/eori) **first**. [1]",
+        citations=[citation(1, snippet="See [the guide](https://example.org/g).")],
+    )
+    (reply,) = first_replies(answer, 1, first_chars=1000, public_url=None)
+    assert reply.text.startswith(
+        "Use the EORI lookup first. [1]\nEORI lookup: https://ec.europa.eu/eori\n\n*Sources*"
+    )
+    (details,) = source_replies(answer, public_url=None)
+    assert "“See the guide. the guide: https://example.org/g”" in details.text
+
+
+@pytest.mark.parametrize(
+    ("button_id", "action"),
+    [
+        ("more:3", ("more", 3)),
+        ("sources:12", ("sources", 12)),
+        ("new", ("new", None)),
+        ("more:²", None),
+        ("more:٣", None),
+        ("more:", None),
+        ("more:3:4", None),
+        ("CAMPAIGN_7", None),
+    ],
+)
+def test_only_our_own_button_ids_are_actions(button_id, action):
+    assert button_action(button_id) == action
+
+
+def test_a_business_scoped_user_id_is_sent_to_as_recipient():
+    (reply,) = more_replies(Answer(text="Hi."), first_chars=1000)
+    payload = reply_payload("US.13491208655302741918", reply)
+    assert payload["recipient"] == "US.13491208655302741918" and "to" not in payload
 
 
 # ------------------------------------------------------------ webhooks
