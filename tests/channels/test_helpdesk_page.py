@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.api import create_app
+from assistant.channels.whatsapp import WebhookError
 from tests.app_fixtures import ServerThread, indexing_phase, wait_for
 from tests.channels.conftest import HELPDESK_KEY
 from tests.servers import free_port
@@ -27,7 +28,11 @@ def helpdesk_url(channel_settings, embeddings) -> Iterator[str]:
     settings = channel_settings.model_copy(update={"whatsapp_app_secret": None})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with ServerThread(create_app(settings, embeddings=embeddings), port):
+    app = create_app(settings, embeddings=embeddings)
+    with ServerThread(app, port):
+        app.state.phone_bridge.records.add_errors(
+            [WebhookError(131026, "Message undeliverable", "Shown in the browser test.", "w.1")]
+        )
         with httpx.Client(base_url=url) as client:
             wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
             chat = client.post("/api/chat", json={"message": FACTORING}).json()
@@ -62,6 +67,11 @@ def test_helpdesk_page_search_suggest_copy_and_reviews(page):
     page.click("#key-form button")
     expect(page.locator("#desk")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 1
+
+    error = page.locator("#wa-errors li").first
+    expect(error).to_contain_text("131026: Message undeliverable")
+    expect(error).to_contain_text("Shown in the browser test.")
+    expect(page.locator("#wa-error-count")).to_contain_text(re.compile(r"^[1-9]\d* reported"))
 
     review = page.locator("#reviews li").first
     expect(review).to_contain_text(FACTORING)
