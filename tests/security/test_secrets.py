@@ -47,7 +47,7 @@ TWILIO_URL = "https://assistant.example.com/twilio/whatsapp"
 @pytest.fixture
 def graph():
     stand_in = GraphStandIn(
-        token=SECRETS["whatsapp_access_token"], path=f"/v25.0/{PHONE_NUMBER_ID}/messages"
+        token=SECRETS["whatsapp_access_token"], paths={f"/v25.0/{PHONE_NUMBER_ID}/messages"}
     )
     stand_in.start()
     yield stand_in
