@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import JSON, Integer, String, Text, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.channels.whatsapp import Inbound, StatusUpdate, WebhookError
@@ -122,20 +122,32 @@ _SENDERS = [
 ]
 
 
-def _upgrade(engine: Engine) -> None:
-    """Bring tables made by an earlier version to this one: add ``business``; widen the
-    sender columns (PostgreSQL enforces a VARCHAR's length; SQLite does not)."""
+def _columns(engine: Engine) -> dict[str, dict]:
     found = inspect(engine)
-    columns = {
+    return {
         table: {c["name"]: c["type"] for c in found.get_columns(table)} for table, _ in _SENDERS
     }
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring tables made by an earlier version to this one: add ``business``; widen the
+    sender columns (PostgreSQL enforces a VARCHAR's length; SQLite does not). Several
+    server processes may start at once: what another one did first is left as it is."""
+    columns = _columns(engine)
+    postgres = engine.dialect.name == "postgresql"
+    if "business" not in columns["whatsapp_messages"]:
+        exists = "IF NOT EXISTS " if postgres else ""
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(f"ALTER TABLE whatsapp_messages ADD COLUMN {exists}business VARCHAR(64)")
+                )
+        except OperationalError:  # SQLite: another process added it in the meantime
+            if "business" not in _columns(engine)["whatsapp_messages"]:
+                raise
+    if not postgres:
+        return
     with engine.begin() as connection:
-        if "business" not in columns["whatsapp_messages"]:
-            connection.execute(
-                text("ALTER TABLE whatsapp_messages ADD COLUMN business VARCHAR(64)")
-            )
-        if engine.dialect.name != "postgresql":
-            return
         for table, column in _SENDERS:
             if (getattr(columns[table][column], "length", None) or SENDER_CHARS) < SENDER_CHARS:
                 connection.execute(
