@@ -189,6 +189,8 @@ class WhatsAppWorker:
         self.bridge = bridge
         self.records = bridge.records
         self.graph = graph
+        # Our business numbers as users see them (all processes learn them, see accept).
+        self._ours = self.records.numbers()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._busy = 0  # accepted and not finished yet
         self._idle = threading.Condition()
@@ -225,7 +227,11 @@ class WhatsAppWorker:
         """Record a webhook call's status updates, errors and new messages; the number of
         messages queued (a repeated delivery, or one to a number not answered here,
         queues nothing)."""
-        webhook = parse_webhook(payload)
+        webhook = parse_webhook(payload, self._ours)
+        for number_id, display in webhook.numbers.items():
+            if display not in self._ours:
+                self.records.add_number(number_id, display)
+                self._ours.add(display)
         for status in webhook.statuses:
             self.records.add_status(status)
         for error in webhook.errors:

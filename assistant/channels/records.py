@@ -11,7 +11,9 @@ the row there: the reply may have gone out, and a repeated reply is the worse fa
 ``whatsapp_chats`` maps a sender to their current conversation ("New question"
 starts another); ``whatsapp_sends`` keeps every message sent or that finally failed
 (with its body, so nothing is lost silently); ``whatsapp_statuses`` the delivery
-reports Meta calls back with; ``whatsapp_errors`` the errors Meta reports.
+reports Meta calls back with; ``whatsapp_errors`` the errors Meta reports;
+``whatsapp_numbers`` our business numbers as webhooks named them (a message from one of
+them is never answered).
 
 A sender is a phone number or a business-scoped user id (up to 131 characters), so
 those columns hold 255; ``_upgrade`` widens them, and adds ``business`` (the number a
@@ -37,6 +39,7 @@ __all__ = [
     "DeliveryStatusRecord",
     "ErrorRecord",
     "MessageRecord",
+    "NumberRecord",
     "SendRecord",
     "WhatsAppRecords",
 ]
@@ -111,7 +114,21 @@ class ErrorRecord(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
-_RECORDS = (MessageRecord, ChatRecord, SendRecord, DeliveryStatusRecord, ErrorRecord)
+class NumberRecord(Base):
+    __tablename__ = "whatsapp_numbers"
+
+    phone_number_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_phone_number: Mapped[str] = mapped_column(String(32))
+
+
+_RECORDS = (
+    MessageRecord,
+    ChatRecord,
+    SendRecord,
+    DeliveryStatusRecord,
+    ErrorRecord,
+    NumberRecord,
+)
 _TABLES = [record.__table__ for record in _RECORDS]
 # Columns an earlier version made narrower: (table, column).
 _SENDERS = [
@@ -322,6 +339,25 @@ class WhatsAppRecords:
                     .order_by(DeliveryStatusRecord.id)
                 )
             )
+
+    # ------------------------------------------------------------ our numbers
+
+    def add_number(self, phone_number_id: str, display_phone_number: str) -> None:
+        """Remember one of our business numbers (once: a second time changes nothing)."""
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(
+                    NumberRecord(
+                        phone_number_id=phone_number_id, display_phone_number=display_phone_number
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    def numbers(self) -> set[str]:
+        """Our business numbers, as users see them."""
+        with Session(self.engine) as session:
+            return set(session.scalars(select(NumberRecord.display_phone_number)))
 
     # ------------------------------------------------------------ errors Meta reported
 

@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -126,11 +126,13 @@ class WebhookError:
 
 @dataclass(frozen=True)
 class Webhook:
-    """What one webhook call holds, as far as this bridge cares."""
+    """What one webhook call holds, as far as this bridge cares; ``numbers``: our business
+    numbers it names, phone number id -> the number as users see it."""
 
     messages: list[Inbound]
     statuses: list[StatusUpdate]
     errors: list[WebhookError]
+    numbers: dict[str, str]
 
 
 def _dicts(value: object) -> Iterator[dict]:
@@ -229,11 +231,12 @@ def _status(raw: dict) -> StatusUpdate | None:
     )
 
 
-def parse_webhook(payload: object) -> Webhook:
+def parse_webhook(payload: object, ours: Collection[str] = ()) -> Webhook:
     """The messages, status updates and errors of a webhook call. Skipped: messages from
-    one of our own numbers (``metadata.display_phone_number``), and whatever else the call
-    holds (``message_echoes`` among them), or a shape this code does not know."""
-    found = Webhook([], [], [])
+    one of our own numbers (``ours``, and each ``metadata.display_phone_number`` of the
+    call), and whatever else the call holds (``message_echoes`` among them), or a shape
+    this code does not know."""
+    found = Webhook([], [], [], {})
     entries = payload.get("entry") if isinstance(payload, dict) else None
     values = [
         change["value"]
@@ -241,7 +244,11 @@ def parse_webhook(payload: object) -> Webhook:
         for change in _dicts(entry.get("changes"))
         if isinstance(change.get("value"), dict)
     ]
-    ours = {_str(_get(value, "metadata", "display_phone_number")) for value in values} - {""}
+    for value in values:
+        number_id = _str(_get(value, "metadata", "phone_number_id"))
+        if display := _str(_get(value, "metadata", "display_phone_number")):
+            found.numbers[number_id] = display.lstrip("+")
+    ours = {*found.numbers.values(), *(number.lstrip("+") for number in ours)}
     for value in values:
         business = _str(_get(value, "metadata", "phone_number_id"))
         found.errors.extend(_errors(value.get("errors"), business=business))

@@ -470,6 +470,32 @@ def test_our_own_numbers_and_echoes_are_never_answered(client, graph):
     assert client.app.state.phone_bridge.records.message(own["id"]) is None
 
 
+def test_our_other_number_is_known_in_later_calls_and_after_a_restart(
+    client, graph, channel_settings, embeddings
+):
+    """Our second number, once named in a webhook, writing to the first number in a call
+    that names only the first: still one of ours, even for a server started later."""
+    user = new_wa_id()
+    deliver(
+        client,
+        call(
+            value([text(user)], sender=user, number=SECOND_NUMBER_ID, display=SECOND_DISPLAY_NUMBER)
+        ),
+    )
+    assert graph.sent_to(user)
+    assert SECOND_DISPLAY_NUMBER in client.app.state.phone_bridge.records.numbers()
+    graph.reset()
+    restarted = open_client(channel_settings, embeddings, complete=False)
+    try:
+        for server in (client, restarted):
+            response = post_signed(server, call(value([text(SECOND_DISPLAY_NUMBER)])))
+            assert response.json() == {"queued": 0}
+            server.app.state.whatsapp.drain(timeout=60)
+    finally:
+        restarted.__exit__(None, None, None)
+    assert graph.requests == []
+
+
 @pytest.fixture(scope="module")
 def one_number(channel_settings, embeddings, tmp_path_factory) -> Iterator[TestClient]:
     """The app answering only PHONE_NUMBER_ID."""
