@@ -1,26 +1,32 @@
 """Every kind of webhook call Meta's Cloud API documents, and Twilio's forms, played
-against the real app, its sends going to the Graph stand-in; each with its effect:
+against the real app, its sends going to the Graph stand-in; each with its effect.
 
-| kind                                          | effect                                  |
-|-----------------------------------------------|-----------------------------------------|
-| text; reply with context; forwarded; referral | answered                                |
-| template quick reply, list item, flow (ours   | answered: the title / the fields typed  |
-| or not), our button with a non-ASCII digit    | are the message; never an apology       |
-| image / video / document with a caption       | the caption answered, + "not read" line |
-| media without caption, audio, sticker,        | one polite reply: please type           |
-| location, contacts, order, unsupported, unknown|                                        |
-| edit                                          | the new text answered                   |
-| reaction, its removal, revoke, system,        | recorded, nothing sent                  |
-| request_welcome                               |                                         |
-| statuses sent / delivered / read              | recorded, nothing sent                  |
-| failed status; top-level ``errors``           | logged with code, title and details,    |
-|                                               | counted, listed for the helpdesk        |
-| several entries / changes / messages          | each message answered once              |
-| the same message twice in one call            | answered once                           |
-| a user known by a username (``from_user_id``) | answered through ``recipient``          |
-| a message to our second number                | answered from that number               |
-| a message from our own number; an echo        | nothing sent                            |
-| a number not in the allowed list              | logged, not stored, nothing sent        |
+Answered:
+- text; a reply with context; forwarded; from an ad (referral);
+- a template quick reply, a list item, a button we did not make: their title is the
+  message; a finished flow: the text fields filled in; our own button id with a
+  non-ASCII digit ("more:²"): its title, never an apology for a parse error;
+- an image, video or document with a caption: the caption, with a line saying the file
+  itself was not read;
+- an edit: the new text;
+- small talk: the assistant's own reply; a Russian question: the languages, in Russian;
+- a user known by a username (``from_user_id``, no ``from``): through ``recipient``;
+- a message to our second number: from that number;
+- several entries, changes and messages in one call: each once; the same message twice
+  in one call: once.
+
+One polite reply asking for text: media without caption, voice notes, stickers,
+locations, contacts, orders, ``unsupported`` and ``unknown`` messages.
+
+Nothing sent (recorded): reactions and their removal, revokes (deletions), ``system``
+notices, ``request_welcome``; delivery statuses sent / delivered / read.
+
+Logged with code, title and details, counted, listed for the helpdesk: failed statuses,
+a call's top-level ``errors``.
+
+Never answered: a message from one of our own numbers (in the same call, a later one,
+or after a restart), echoes (``message_echoes``); a message to a number not in
+``whatsapp_allowed_phone_number_ids`` (logged, not stored).
 """
 
 from __future__ import annotations
