@@ -20,15 +20,15 @@ __all__ = ["MAX_WORDS", "small_talk", "small_talk_kind"]
 
 MAX_WORDS = 8
 
-# kind -> words that make a message of that kind, each with its language ("" for any),
-# folded as ``_words`` folds them (lower case, no accents).
+# kind -> the words that make a message of that kind, each with its language, folded as
+# ``_words`` folds them (lower case, no accents or Arabic vowel marks: "شكراً" is "شكرا").
 _KINDS: dict[str, dict[str, str]] = {
     "thanks": {
         **dict.fromkeys(("thanks", "thank", "thx", "ty", "cheers"), "en"),
         **dict.fromkeys(("merci", "remercie"), "fr"),
         **dict.fromkeys(("gracias",), "es"),
         **dict.fromkeys(("obrigado", "obrigada", "valeu"), "pt"),
-        **dict.fromkeys(("شكرا", "شكراً", "شكرًا"), "ar"),
+        **dict.fromkeys(("شكرا",), "ar"),
     },
     "greeting": {
         **dict.fromkeys(("hi", "hello", "hey", "hiya", "greetings", "morning"), "en"),
@@ -36,14 +36,14 @@ _KINDS: dict[str, dict[str, str]] = {
         **dict.fromkeys(("bonjour", "bonsoir", "salut", "coucou", "allo"), "fr"),
         **dict.fromkeys(("hola", "buenos", "buenas", "saludos"), "es"),
         **dict.fromkeys(("oi", "ola", "bom", "boa"), "pt"),
-        **dict.fromkeys(("مرحبا", "أهلا", "اهلا", "السلام", "صباح", "مساء"), "ar"),
+        **dict.fromkeys(("مرحبا", "اهلا", "السلام", "صباح", "مساء"), "ar"),
     },
     "identity": {
         **dict.fromkeys(("who", "you", "bot", "robot", "human", "assistant"), "en"),
         **dict.fromkeys(("qui", "vous", "tu", "toi", "humain"), "fr"),
         **dict.fromkeys(("quien", "usted", "eres", "asistente", "humano"), "es"),
         **dict.fromkeys(("quem", "voce", "assistente"), "pt"),
-        **dict.fromkeys(("من", "انت", "أنت"), "ar"),
+        **dict.fromkeys(("من", "انت"), "ar"),
     },
     "help": {
         **dict.fromkeys(("help", "start", "menu", "info"), "en"),
@@ -60,7 +60,7 @@ _WITH_WORDS = {
     "can could do does what how please ok okay nice to meet for your this that of",
     "fr": "est-ce bonne journee soir le la les un une est es etes ce que quoi peux pouvez faire "
     "fais beaucoup encore et de moi mon madame monsieur svp plait s il",
-    "es": "dias tardes noches muchas mucho que eres es puedes puede hacer haces me mi el y por "
+    "es": "dias tardes noches muchas mucho que es puedes puede hacer haces me mi el y por "
     "favor senor",
     "pt": "dia tarde noite muito muita e o os faz fazer pode podes me meu por",
     "ar": "الخير عليكم و ماذا يمكنك تفعل هل",

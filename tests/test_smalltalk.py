@@ -34,6 +34,9 @@ from assistant.smalltalk import small_talk, small_talk_kind
         ("ajuda", "help", "pt"),
         ("مرحبا", "greeting", "ar"),
         ("شكرا", "thanks", "ar"),
+        ("شكراً", "thanks", "ar"),
+        ("أهلا", "greeting", "ar"),
+        ("من أنت؟", "identity", "ar"),
     ],
 )
 def test_small_talk_is_told_by_its_words(said, kind, language):
