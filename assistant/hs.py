@@ -1,20 +1,44 @@
 """HS-code lookup: a product description -> the closest 6-digit codes of the nomenclature.
 
-Ingest stores the shipped nomenclature as one record per 4-digit heading listing its
-6-digit subheadings. The lookup finds candidate headings with the hybrid retriever
-restricted to those records, then ranks every subheading line by how much of the
-product description it (and its heading) covers, keeping the heading's rank as a prior.
+It reads the nomenclature as a customs classifier does: first the heading (4 digits),
+then, among that heading's subheadings, the one whose own qualifiers the product has
+("of cotton", "frozen", "for retail sale"), else the residual "Other" line. Every
+subheading is compared with the description through its full path ("Apparel, knitted ›
+T-shirts… › of cotton"), so that the many "Other" lines are understood through their
+parents; the multilingual retrieval embedder lets a description in another language find
+the English nomenclature, and the words of the path count by how rare they are in it.
+
+The nomenclature is read from the indexed HS records (one per heading, written by
+ingest), so the codes always match what the answer cites. When the best codes are close
+and differ in their qualifiers, the answer asks which qualifier fits; the follow-up's
+words then count double (see ``Assistant.rewrite``).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
+from scipy import sparse
+
+from assistant.embeddings import NamedEmbeddings
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.retrieval import Passage, Retriever
+from assistant.retrieval import Passage, matches
 
-__all__ = ["HSCandidate", "HSLookup", "asks_for_hs_code", "product_description"]
+__all__ = [
+    "HSCandidate",
+    "HSLookup",
+    "HSResult",
+    "asks_for_hs_code",
+    "nomenclature_texts",
+    "product_description",
+]
 
 HS_SOURCE = "hs-nomenclature"
 
@@ -26,8 +50,6 @@ _INTENT = re.compile(
     r"classifica[çc][ãa]o\s+fiscal)\b",
     re.IGNORECASE,
 )
-_EXCLUSION = re.compile(r"\b(excluding|other than|except|not )", re.IGNORECASE)
-_LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
 # Words of the request itself, not of the product.
 _REQUEST = set(
     tokenize(
@@ -38,6 +60,12 @@ _REQUEST = set(
         "export exporting import importing ship shipping same thing but also"
     )
 )
+_HEADING = re.compile(r"^HS heading (\d{4}) — (.+)$", re.MULTILINE)
+_CHAPTER = re.compile(r"^Chapter (\d{2}): (.*?)(?: \(Section [IVXL]+: .*\))?$", re.MULTILINE)
+_LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
+_EDITION = re.compile(r"\bHS \d{4}\b")
+# What follows these words in a line narrows it by exclusion: not a qualifier to match.
+_EXCLUSION = re.compile(r"\b(?:excluding|other than|except|n\.e\.c)\b|\(not\b|\bnot\b", re.I)
 
 
 def asks_for_hs_code(question: str) -> bool:
@@ -45,61 +73,226 @@ def asks_for_hs_code(question: str) -> bool:
 
 
 def product_description(question: str) -> str:
-    """The question without the words that only ask for a code."""
+    """The question without the words that only ask for a code; the product's own words
+    are kept as written (accents and scripts the tokenizer drops matter to the embedder)."""
     cleaned = _INTENT.sub(" ", question)
-    return " ".join(t for t in tokenize(cleaned) if t not in _REQUEST)
+    kept = [w for w in cleaned.split() if not (set(tokenize(w)) and set(tokenize(w)) <= _REQUEST)]
+    return " ".join(kept).strip(" ?!.,;:")
 
 
-@dataclass
+@dataclass(frozen=True)
 class HSCandidate:
     code: str  # six digits
     description: str
     heading: str  # four digits
     heading_description: str
-    passage: Passage
-    score: float
+    chapter_description: str
+    passage: Passage  # the heading's indexed record, which the answer cites
+    score: float = 0.0
 
     @property
     def line(self) -> str:
         return f"{self.code} ({self.code[:4]}.{self.code[4:]}): {self.description}"
 
+    @property
+    def path(self) -> str:
+        return f"{self.chapter_description} › {self.heading_description} › {self.description}"
+
+    @property
+    def heading_path(self) -> str:
+        return f"{self.chapter_description} › {self.heading_description}"
+
+    @property
+    def qualifier(self) -> str:
+        """What this line adds to its heading: the text after the nomenclature's "Kind;"."""
+        return self.description.split(";", 1)[-1].strip()
+
+
+@dataclass
+class HSResult:
+    """The best codes, and whether they are too close to choose between."""
+
+    candidates: list[HSCandidate]
+    unsure: bool = False
+
+    @property
+    def edition(self) -> str:
+        """The nomenclature's edition ("HS 2022"), from the cited record's title."""
+        title = str(self.candidates[0].passage.metadata.get("title", "")) if self else ""
+        found = _EDITION.search(title)
+        return found.group(0) if found else "HS"
+
+    def __bool__(self) -> bool:
+        return bool(self.candidates)
+
+
+def nomenclature(records: Iterable[Passage]) -> list[HSCandidate]:
+    """Every 6-digit subheading in the indexed HS records (one record per heading)."""
+    lines = []
+    for passage in records:
+        heading = _HEADING.search(passage.text)
+        if heading is None:
+            continue
+        chapter = _CHAPTER.search(passage.text)
+        chapter_description = chapter.group(2) if chapter else ""
+        for code, _, description in _LINE.findall(passage.text):
+            lines.append(
+                HSCandidate(
+                    code, description, heading.group(1), heading.group(2), chapter_description,
+                    passage,
+                )
+            )  # fmt: skip
+    return lines
+
+
+def nomenclature_texts(records: Iterable[tuple[str, dict]]) -> list[str]:
+    """The texts the lookup embeds for these (text, metadata) records: the ingest job
+    caches their vectors with the chunks' (``make vectors``)."""
+    passages = [Passage(id="", text=t, metadata=m) for t, m in records]
+    lines = nomenclature(p for p in passages if matches(p.metadata, {"source": HS_SOURCE}))
+    return list(dict.fromkeys(t for c in lines for t in (c.path, c.heading_path)))
+
+
+@dataclass(frozen=True)
+class HSWeights:
+    """How the scores combine (chosen on the tune half of the shared benchmark)."""
+
+    words: float = 0.3  # share of the description's idf weight found in a path
+    heading: float = 0.5  # the heading's own path against its best line
+    qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
+    unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
+    headings: int = 5  # headings whose lines are ranked
+    unsure: float = 0.03  # best two closer than this: ask
+
+
+class _Tables:
+    """The nomenclature as matrices, built once per index generation."""
+
+    def __init__(self, lines: list[HSCandidate], encode: Callable[[list[str]], np.ndarray] | None):
+        self.lines = lines
+        heads = list(dict.fromkeys(c.heading for c in lines))
+        self.heads = heads
+        position = {h: i for i, h in enumerate(heads)}
+        self.head_of = np.array([position[c.heading] for c in lines], dtype=np.int64)
+        first = {}
+        for i, c in enumerate(lines):
+            first.setdefault(c.heading, i)
+        self.head_rows = [lines[first[h]] for h in heads]
+
+        path_words = [set(tokenize(c.path)) for c in lines]
+        head_words = [set(tokenize(c.heading_path)) for c in self.head_rows]
+        qualifiers = [
+            set(tokenize(_EXCLUSION.split(c.qualifier)[0]))
+            - set(tokenize(c.heading_description))
+            - set(tokenize(c.chapter_description))
+            for c in lines
+        ]
+        counts = Counter(t for words in path_words for t in words)
+        self.vocab = {t: i for i, t in enumerate(counts)}
+        self.idf_unknown = math.log(1 + len(lines))
+        self.idf = np.array([math.log(1 + len(lines) / (1 + counts[t])) for t in counts])
+        self.path = self._matrix(path_words)
+        self.head = self._matrix(head_words)
+        self.qualifiers = self._matrix(qualifiers)
+        self.qualifier_count = np.asarray(self.qualifiers.sum(axis=1)).ravel()
+        self.line_vectors = self.head_vectors = None
+        if encode is not None and lines:
+            self.line_vectors = _unit(encode([c.path for c in lines]))
+            self.head_vectors = _unit(encode([c.heading_path for c in self.head_rows]))
+
+    def _matrix(self, rows: Sequence[set[str]]) -> sparse.csr_matrix:
+        data = [
+            (i, self.vocab[t]) for i, words in enumerate(rows) for t in words if t in self.vocab
+        ]
+        r, c = zip(*data, strict=True) if data else ((), ())
+        shape = (len(rows), len(self.vocab))
+        return sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=shape)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
 
 class HSLookup:
-    def __init__(self, retriever: Retriever, lexical: LexicalIndex, *, prior: float = 0.3) -> None:
-        self.retriever = retriever
+    """Ranks subheadings for a description. Shared by every request: the only state is
+    the tables of the current index generation, replaced whole."""
+
+    def __init__(
+        self,
+        lexical: LexicalIndex,
+        embeddings: NamedEmbeddings | None = None,
+        *,
+        vector_cache: Path | None = None,
+        weights: HSWeights = HSWeights(),
+    ) -> None:
         self.lexical = lexical
-        self.prior = prior  # weight of the heading's retrieval rank against the line's words
+        self.embeddings = embeddings  # None: words only (the dense index is still building)
+        self.vector_cache = vector_cache  # the shipped vectors of the nomenclature's paths
+        self.weights = weights
+        self._tables: tuple[int, _Tables] | None = None
+        self._lock = threading.Lock()
 
-    def candidates(self, description: str, *, k: int = 3, weights: dict[str, float] | None = None):
-        """The ``k`` best 6-digit subheadings for a product description.
+    def tables(self) -> _Tables:
+        generation = self.lexical.generation()
+        current = self._tables
+        if current is not None and current[0] == generation:
+            return current[1]
+        with self._lock:
+            if self._tables is None or self._tables[0] != generation:
+                records = self.lexical.records(lambda m: matches(m, {"source": HS_SOURCE}))
+                lines = nomenclature(Passage(id=i, text=t, metadata=m) for i, t, m in records)
+                encode = None
+                if self.embeddings is not None:
+                    from ingest.vectors import with_cache
 
-        ``weights`` lets a follow-up's new words count more than the earlier turn's.
-        """
+                    encode = with_cache(self.embeddings, self.vector_cache).encode_passages
+                self._tables = (generation, _Tables(lines, encode))
+            return self._tables[1]
+
+    def lookup(
+        self, description: str, *, k: int = 3, weights: dict[str, float] | None = None
+    ) -> HSResult:
+        """The ``k`` best subheadings; ``weights`` lets a follow-up's words count more."""
+        tables = self.tables()
         tokens = tokenize(description)
-        if not tokens:
-            return []
-        headings = self.retriever.search(description, k=8, filters={"source": HS_SOURCE})
-        weight = {
-            t: self.lexical.idf(t) * (weights or {}).get(t, 1.0) for t in dict.fromkeys(tokens)
-        }
-        total = sum(weight.values()) or 1.0
-        scored: list[HSCandidate] = []
-        for rank, passage in enumerate(headings):
-            heading_line = passage.body.splitlines()[0] if passage.body else ""
-            heading_code = heading_line.split(" ", 3)[2] if heading_line.startswith("HS ") else ""
-            heading_desc = heading_line.split(" — ", 1)[-1]
-            heading_words = set(tokenize(heading_desc))
-            for code, _, desc in _LINE.findall(passage.body):
-                words = set(tokenize(desc))
-                own = sum(w for t, w in weight.items() if t in words) / total
-                inherited = sum(w for t, w in weight.items() if t in heading_words) / total
-                # A line whose own qualifiers ("cold-water", "Pandalus") the product does not
-                # share is a narrower category than asked for; exclusions are not qualifiers.
-                qualifiers = set(tokenize(_EXCLUSION.split(desc)[0])) - heading_words
-                extra = len(qualifiers - weight.keys()) / len(qualifiers) if qualifiers else 0.0
-                score = own + 0.3 * inherited + self.prior / (1 + rank) - 0.15 * extra
-                scored.append(
-                    HSCandidate(code, desc, heading_code, heading_desc, passage, round(score, 4))
-                )
-        scored.sort(key=lambda c: c.score, reverse=True)
-        return scored[:k]
+        if not tables.lines or not (tokens or description.strip()):
+            return HSResult([])
+        w = self.weights
+        query = np.zeros(len(tables.vocab), dtype=np.float32)
+        total = 0.0
+        for token in dict.fromkeys(tokens):
+            factor = (weights or {}).get(token, 1.0)
+            if token in tables.vocab:
+                idf = tables.idf[tables.vocab[token]]
+                query[tables.vocab[token]] = idf * factor
+            else:
+                idf = tables.idf_unknown  # a brand or size: counts in the total, matches nothing
+            total += idf * factor
+        total = total or 1.0
+        line_sim = np.zeros(len(tables.lines), dtype=np.float32)
+        head_sim = np.zeros(len(tables.heads), dtype=np.float32)
+        if tables.line_vectors is not None:
+            vector = _unit(np.asarray([self.embeddings.embed_query(description)]))[0]
+            line_sim = tables.line_vectors @ vector
+            head_sim = tables.head_vectors @ vector
+        flat = line_sim + w.words * (tables.path @ query) / total
+        best_line = np.full(len(tables.heads), -np.inf, dtype=np.float32)
+        np.maximum.at(best_line, tables.head_of, flat)
+        heads = best_line + w.heading * (head_sim + w.words * (tables.head @ query) / total)
+        chosen = np.argsort(-heads, kind="stable")[: w.headings]
+        rows = np.flatnonzero(np.isin(tables.head_of, chosen))
+        present = (query > 0).astype(np.float32)
+        shared = tables.qualifiers[rows] @ present
+        unmatched = np.divide(
+            tables.qualifier_count[rows] - shared,
+            tables.qualifier_count[rows],
+            out=np.zeros(len(rows), dtype=np.float32),
+            where=tables.qualifier_count[rows] > 0,
+        )
+        fit = (tables.qualifiers[rows] @ query) / total - w.unmatched * unmatched
+        scores = heads[tables.head_of[rows]] + w.qualifier * fit
+        order = np.argsort(-scores, kind="stable")[:k]
+        found = [replace(tables.lines[rows[i]], score=round(float(scores[i]), 4)) for i in order]
+        unsure = len(found) > 1 and found[0].score - found[1].score < w.unsure
+        return HSResult(found, unsure=unsure and found[0].qualifier != found[1].qualifier)

@@ -177,16 +177,45 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "pt": "Os códigos SH mais próximos na nomenclatura do Sistema Harmonizado são:",
         "ar": "أقرب رموز النظام المنسق في التسمية هي:",
     },
+    "hs_unsure": {
+        "en": "These HS codes fit your description almost equally well:",
+        "fr": "Ces codes SH correspondent presque aussi bien à votre description :",
+        "es": "Estos códigos SA corresponden casi igual de bien a su descripción:",
+        "pt": "Estes códigos SH correspondem quase igualmente bem à sua descrição:",
+        "ar": "تتطابق رموز النظام المنسق هذه مع وصفك بدرجة متقاربة:",
+    },
+    "hs_ask": {
+        "en": "What separates them: {options}. Which one describes your product? Reply with "
+        "that detail (material, fresh or frozen, knitted or not…) and I will narrow it down.",
+        "fr": "Ce qui les distingue : {options}. Lequel décrit votre produit ? Répondez avec "
+        "ce détail (matière, frais ou congelé, en bonneterie ou non…) et j'affinerai.",
+        "es": "Lo que los distingue: {options}. ¿Cuál describe su producto? Responda con ese "
+        "detalle (material, fresco o congelado, de punto o no…) y afinaré la respuesta.",
+        "pt": "O que os distingue: {options}. Qual descreve o seu produto? Responda com esse "
+        "detalhe (matéria, fresco ou congelado, de malha ou não…) e eu afino a resposta.",
+        "ar": "ما يميزها: {options}. أيها يصف منتجك؟ أجب بهذا التفصيل (المادة، طازج أو مجمد…) "
+        "وسأضيّق الاختيار.",
+    },
     "hs_caveat": {
-        "en": "Confirm the classification with your customs authority (binding tariff "
-        "information) before you ship: national tariffs add digits beyond these six.",
-        "fr": "Faites confirmer le classement par la douane (renseignement tarifaire "
-        "contraignant) avant d'expédier : les tarifs nationaux ajoutent des chiffres à ces six.",
-        "es": "Confirme la clasificación con su aduana (información arancelaria vinculante) "
-        "antes de enviar: los aranceles nacionales añaden dígitos a estos seis.",
-        "pt": "Confirme a classificação com a sua alfândega (informação pautal vinculativa) "
-        "antes de enviar: as pautas nacionais acrescentam dígitos a estes seis.",
-        "ar": "أكّد التصنيف مع سلطة الجمارك قبل الشحن: التعريفات الوطنية تضيف أرقامًا بعد هذه الستة.",
+        "en": "These are 6-digit codes of the {edition} nomenclature. National tariffs add "
+        "digits (8 to 10) and set the duty: look the code up in the destination's tariff, and "
+        "confirm the classification with your customs authority (binding tariff information) "
+        "before you ship.",
+        "fr": "Ce sont des codes à 6 chiffres de la nomenclature {edition}. Les tarifs nationaux "
+        "ajoutent des chiffres (8 à 10) et fixent les droits : cherchez le code dans le tarif "
+        "du pays de destination, et faites confirmer le classement par la douane "
+        "(renseignement tarifaire contraignant) avant d'expédier.",
+        "es": "Son códigos de 6 dígitos de la nomenclatura {edition}. Los aranceles nacionales "
+        "añaden dígitos (8 a 10) y fijan el derecho: busque el código en el arancel del país "
+        "de destino y confirme la clasificación con su aduana (información arancelaria "
+        "vinculante) antes de enviar.",
+        "pt": "São códigos de 6 dígitos da nomenclatura {edition}. As pautas nacionais "
+        "acrescentam dígitos (8 a 10) e fixam o direito: procure o código na pauta do país de "
+        "destino e confirme a classificação com a sua alfândega (informação pautal "
+        "vinculativa) antes de enviar.",
+        "ar": "هذه رموز من 6 أرقام في تسمية {edition}. تضيف التعريفات الوطنية أرقامًا (من 8 إلى "
+        "10) وتحدد الرسوم: ابحث عن الرمز في تعريفة بلد المقصد، وأكّد التصنيف مع سلطة الجمارك "
+        "قبل الشحن.",
     },
     # ------------------------------------------------------------ phone channels
     "button_more": {"en": "More", "fr": "Suite", "es": "Más", "pt": "Mais", "ar": "المزيد"},

@@ -14,7 +14,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +261,16 @@ class LexicalIndex:
             (records.ids[i], records.texts[i], records.meta[i], float(scores[i]))
             for i in top
             if scores[i] > 0
+        ]
+
+    def records(self, wanted: Callable[[dict], bool]) -> list[tuple[str, str, dict]]:
+        """(id, text, metadata) of every record whose metadata is ``wanted``."""
+        self.refresh()
+        records = self._records
+        return [
+            (i, t, m)
+            for i, t, m in zip(records.ids, records.texts, records.meta, strict=True)
+            if wanted(m)
         ]
 
     def idf(self, token: str) -> float:

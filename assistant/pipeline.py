@@ -130,7 +130,7 @@ class Assistant:
             retriever=retriever,
             lexical=lexical,
             extractive=ExtractiveComposer(lexical, sentences),
-            hs=HSLookup(retriever, lexical),
+            hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
             llm=llm,
         )
 
@@ -207,13 +207,14 @@ class Assistant:
 
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
         """HS codes for the product in ``query``; the words of ``question`` (this turn,
-        with its English expansion) count double, so a follow-up's new words decide."""
+        with its English expansion) count double, so a follow-up's new words decide.
+        When the best codes are too close to choose between, it asks what separates them."""
         description = product_description(query)
         weights = {t: 2.0 for t in tokenize(product_description(question))}
-        found = self.hs.candidates(description, k=3, weights=weights)
-        if not found:
+        result = self.hs.lookup(description, k=3, weights=weights)
+        if not result:
             return None
-        passages = list({c.passage.id: c.passage for c in found}.values())
+        found = result.candidates
         numbers: dict[str, int] = {}
         lines = []
         for candidate in found:
@@ -231,11 +232,23 @@ class Assistant:
             )
             for pid, n in numbers.items()
         ]
-        text = "\n".join(
-            [message("hs_lead_in", language), *lines, "", message("hs_caveat", language)]
+        if result.unsure:
+            options = " / ".join(f"“{c.qualifier}”" for c in found)
+            text = "\n".join(
+                [
+                    message("hs_unsure", language),
+                    *lines,
+                    "",
+                    message("hs_ask", language, options=options),
+                ]
+            )
+        else:
+            text = "\n".join([message("hs_lead_in", language), *lines])
+        caveat = message("hs_caveat", language, edition=result.edition)
+        answer = Answer(
+            text=f"{text}\n\n{caveat}", citations=citations, language=language, mode="hs-lookup"
         )
-        answer = Answer(text=text, citations=citations, language=language, mode="hs-lookup")
-        return self._finalise(answer, passages)
+        return self._finalise(answer, list({c.passage.id: c.passage for c in found}.values()))
 
     # ------------------------------------------------------------ public
 

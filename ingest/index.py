@@ -210,12 +210,20 @@ class Indexer:
         return total, len(deletes)
 
     def write_vectors(self, plan: Plan) -> list[Path]:
-        """Write the embedding cache of every chunk in ``plan`` (``make vectors``)."""
+        """Write the embedding cache of ``plan``'s texts (``make vectors``)."""
         folder = self.settings.vector_cache
         if folder is None:
             raise ValueError("no vector cache folder is configured (ASSISTANT_VECTOR_CACHE)")
-        texts = [d.page_content for _, docs in plan.chunks.values() for d in docs]
-        return write_cache(folder, self.embeddings, texts)
+        return write_cache(folder, self.embeddings, self.cacheable_texts(plan))
+
+    @staticmethod
+    def cacheable_texts(plan: Plan) -> list[str]:
+        """Every chunk in ``plan``, and the HS lookup's nomenclature paths it holds."""
+        from assistant.hs import nomenclature_texts
+
+        chunks = [d for _, docs in plan.chunks.values() for d in docs]
+        texts = [d.page_content for d in chunks]
+        return texts + nomenclature_texts((d.page_content, d.metadata) for d in chunks)
 
     def reset(self) -> None:
         """Drop both indexes (``--rebuild``)."""

@@ -94,13 +94,13 @@ def test_fused_cosine_is_the_weighted_mean_of_the_parts(use, embeddings):
 
 @pytest.mark.slow
 def test_the_shipped_cache_covers_the_shipped_corpus_and_matches_the_models():
-    """Every chunk of corpus/ is cached for each part of the default embedder, and a random
-    sample re-embedded now agrees with the cache (run `make vectors` after changing the
-    corpus or the chunking)."""
+    """Every chunk of corpus/ and every HS path the lookup embeds is cached for each part of
+    the default embedder, and a random sample re-embedded now agrees with the cache (run
+    `make vectors` after changing the corpus or the chunking)."""
     settings = Settings()
     indexer = Indexer(settings)
     plan = indexer.plan([settings.corpus_dir])
-    texts = [d.page_content for _, docs in plan.chunks.values() for d in docs]
+    texts = indexer.cacheable_texts(plan)
     embeddings = make_embeddings(settings.embedder)
     parts = [e for e, _ in embeddings.parts] if isinstance(embeddings, FusedEmbeddings) else []
     assert settings.vector_cache is not None
@@ -111,7 +111,7 @@ def test_the_shipped_cache_covers_the_shipped_corpus_and_matches_the_models():
         assert cache is not None, f"the cache of {part.name} does not fit its model"
         found, _ = cache.lookup(texts)
         missing = [t[:60] for t, hit in zip(texts, found, strict=True) if not hit]
-        assert not missing, f"{len(missing)} chunks not cached, e.g. {missing[:3]}"
+        assert not missing, f"{len(missing)} texts not cached, e.g. {missing[:3]}"
         _, cached = cache.lookup(sample)
         assert _cosines(cached, part.encode_passages(sample)).min() >= 0.99
 
