@@ -256,8 +256,15 @@
       return (await this.request(path, options)).json();
     }
 
-    conversation(id) {
-      return this.json(`/api/conversations/${encodeURIComponent(id)}`);
+    /** A stored conversation with all its turns, read a page at a time. */
+    async conversation(id) {
+      const path = `/api/conversations/${encodeURIComponent(id)}?limit=100`;
+      const conversation = await this.json(path);
+      for (let page = conversation; page.next_after != null; ) {
+        page = await this.json(`${path}&after=${page.next_after}`);
+        conversation.turns.push(...page.turns);
+      }
+      return conversation;
     }
 
     feedback(body) {

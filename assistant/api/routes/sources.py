@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from assistant.api.deps import LibraryDep
+from assistant.api.deps import LibraryDep, charge
 from assistant.api.errors import ApiError
 from assistant.api.library import SourceDocument
 from assistant.api.schemas import error_responses
@@ -71,6 +71,7 @@ def get_source(
 ) -> SourceDocument:
     """A document's provenance and text, as sections (at most ``limit`` of them, around
     the section asked for); ``anchor`` is that section's id in the HTML page."""
+    charge(request, "reads")
     document = library.document(_check_source(source), section=section, limit=limit)
     if document is None:
         raise ApiError(
