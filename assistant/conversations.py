@@ -32,6 +32,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -327,6 +328,28 @@ class Conversations:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def delete_idle(self, cutoff: dt.datetime) -> int:
+        """Delete the conversations with no turn since ``cutoff`` (and started before it),
+        with their turns and feedback; how many were deleted."""
+        recent = (
+            select(TurnRecord.id)
+            .where(
+                TurnRecord.conversation_id == ConversationRecord.id,
+                TurnRecord.created_at >= cutoff,
+            )
+            .exists()
+        )
+        idle = select(ConversationRecord.id).where(ConversationRecord.created_at < cutoff, ~recent)
+        with self._writing() as session:
+            ids = list(session.scalars(idle))
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                batch = ids[start : start + 500]
+                turns = select(TurnRecord.id).where(TurnRecord.conversation_id.in_(batch))
+                session.execute(delete(FeedbackRecord).where(FeedbackRecord.turn_id.in_(turns)))
+                session.execute(delete(TurnRecord).where(TurnRecord.conversation_id.in_(batch)))
+                session.execute(delete(ConversationRecord).where(ConversationRecord.id.in_(batch)))
+        return len(ids)
 
     def set_feedback(
         self,

@@ -36,6 +36,7 @@ from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
+from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 
 __all__ = ["WEB_DIR", "create_app"]
@@ -58,6 +59,8 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         log.info("%s", state.budgets.describe())
         log.info("conversations in %s", masked_url(settings.database))
         state.conversations = Conversations.from_url(settings.database)
+        state.retention = Retention(state.conversations, settings.conversation_retention_days)
+        state.retention.start()
         state.library = Library(settings.lexical_path)
         state.assistant = Assistant.from_settings(settings)  # keyword search only, for now
 
@@ -85,6 +88,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             yield
         finally:
             indexer.stop()
+            state.retention.stop()
             state.assistant.lexical.close()
             state.conversations.close()
 

@@ -20,7 +20,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy import JSON, Integer, String, Text, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -107,6 +107,18 @@ class WhatsAppRecords:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         Base.metadata.create_all(engine, tables=_TABLES)
+
+    def delete_older_than(self, cutoff: dt.datetime) -> int:
+        """Delete what is older than ``cutoff``: messages received, messages sent, delivery
+        statuses, and senders silent since (their next message starts a conversation)."""
+        old = [
+            delete(MessageRecord).where(MessageRecord.received_at < cutoff),
+            delete(SendRecord).where(SendRecord.created_at < cutoff),
+            delete(DeliveryStatusRecord).where(DeliveryStatusRecord.received_at < cutoff),
+            delete(ChatRecord).where(ChatRecord.updated_at < cutoff),
+        ]
+        with Session(self.engine) as session, session.begin():
+            return sum(session.execute(statement).rowcount for statement in old)
 
     # ------------------------------------------------------------ messages received
 
