@@ -8,9 +8,9 @@ around by never finishing its requests (``serve`` uses it):
   connection (or of its first byte on a kept-alive one), else a 408 and the close;
 - one client address holds at most ``max_connections_per_address`` connections (a
   trusted proxy's are not counted: the proxy limits its clients, see the README);
-- past ``max_connections`` in the process, the connection that has waited longest for
-  its request is closed to make room (else the new one), so file descriptors never
-  run out and a complete request always finds a connection.
+- past ``max_connections`` in the process (lowered to fit its file limit), the
+  connection that has waited longest for its request is closed to make room (else the
+  new one), so file descriptors never run out and a complete request finds a connection.
 
 Its 400 for a request that is not HTTP, and the 408, are JSON in the usual error shape
 with the security headers, like every response of the app.
@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
+import resource
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -35,7 +37,11 @@ from assistant.settings import Settings
 
 __all__ = ["ConnectionLimits", "GuardedProtocol", "HeadAsGet", "address_key", "uvicorn_options"]
 
+log = logging.getLogger(__name__)
+
 _REASONS = {400: "Bad Request", 408: "Request Timeout"}
+# Files the process keeps open besides connections: models, databases, Chroma, logs.
+RESERVED_FILES = 100
 
 
 def address_key(host: str) -> str:
@@ -59,8 +65,18 @@ class ConnectionLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        """The limits of ``settings``, ``max_connections`` lowered to what the process's
+        file limit (``ulimit -n``) leaves after ``RESERVED_FILES``."""
+        room = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - RESERVED_FILES
+        if room < settings.max_connections:
+            log.warning(
+                "max_connections lowered from %d to %d: the process may open %d files",
+                settings.max_connections,
+                max(room, 10),
+                room + RESERVED_FILES,
+            )
         return cls(
-            settings.max_connections,
+            min(settings.max_connections, max(room, 10)),
             settings.max_connections_per_address,
             settings.request_read_timeout,
             tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
