@@ -35,7 +35,14 @@ from assistant.api.errors import error_body
 from assistant.api.headers import API_CSP, SECURITY_HEADERS
 from assistant.settings import Settings
 
-__all__ = ["ConnectionLimits", "GuardedProtocol", "HeadAsGet", "address_key", "uvicorn_options"]
+__all__ = [
+    "RESERVED_FILES",
+    "ConnectionLimits",
+    "GuardedProtocol",
+    "HeadAsGet",
+    "address_key",
+    "uvicorn_options",
+]
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.api.protocol import RESERVED_FILES
 from tests.app_fixtures import wait_for
 from tests.conftest import PYTHON, subprocess_env
 from tests.servers import free_port
@@ -31,7 +32,8 @@ pytestmark = pytest.mark.slow
 
 FACTORING = "How much of an invoice can I borrow with invoice factoring?"
 FILE_LIMIT = 256  # the serve process's `ulimit -n`; it uses about 40 before any client
-MAX_CONNECTIONS = 150  # (fits: the file limit leaves 156 after protocol.RESERVED_FILES)
+# max_connections is left at its default (800): `serve` lowers it to fit the file limit.
+MAX_CONNECTIONS = FILE_LIMIT - RESERVED_FILES
 PER_ADDRESS = 20
 READ_TIMEOUT = 3
 HALF_A_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: flood\r\nX-Slow: "
@@ -46,7 +48,6 @@ def serving(sample_index, folder: Path, read_timeout: float) -> Iterator[str]:
     settings = sample_index.model_copy(update={"data_dir": data_dir})
     env = subprocess_env(
         settings,
-        ASSISTANT_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
         ASSISTANT_MAX_CONNECTIONS_PER_ADDRESS=str(PER_ADDRESS),
         ASSISTANT_REQUEST_READ_TIMEOUT=str(read_timeout),
         ASSISTANT_RATE_LIMIT="",
