@@ -38,7 +38,8 @@ def require_api_key(
 ) -> None:
     """401 unless the header holds one of the configured keys (none configured: closed).
 
-    Wrong keys are counted per address and from all addresses together. An address past
+    Wrong keys (not missing ones) are counted per address and from all addresses
+    together. An address past
     its count, or with a recent wrong key while all together are past theirs, is refused
     (429) before its key is compared, so that guessing from it teaches nothing; a key
     from any other address is still checked. Calls with a valid key spend the address's
@@ -56,8 +57,9 @@ def require_api_key(
         for allowed in settings.helpdesk_api_keys
     ]
     if not key or not any(matches):
-        budgets.hit("key_failures", address)
-        budgets.hit("all_key_failures", "all")
+        if key:  # a guess; no key at all is what any page can make a browser send
+            budgets.hit("key_failures", address)
+            budgets.hit("all_key_failures", "all")
         raise ApiError(401, "A valid X-API-Key header is required.", code="invalid_api_key")
     charge(request, "helpdesk")
 
