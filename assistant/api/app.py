@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
     limited = {chat, conversations, feedback, sources, openai, helpdesk}
     for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
         app.include_router(
-            module.router, responses=error_responses(429) if module in limited else None
+            module.router, responses=error_responses(403, 429) if module in limited else None
         )
 
     add_web_routes(app)

@@ -76,10 +76,28 @@ def rate_limited(refusal: Refusal, what: str = "Too many requests") -> ApiError:
     )
 
 
+def embedded_by_another_site(request: Request) -> bool:
+    """Whether a browser sends this request for another site's page without its user
+    asking (an image, a script, a frame: Fetch Metadata), rather than through CORS or as
+    a page the user opens. Other clients send no such headers."""
+    headers = request.headers
+    if headers.get("sec-fetch-site") != "cross-site":
+        return False
+    mode, destination = headers.get("sec-fetch-mode"), headers.get("sec-fetch-dest")
+    return not (mode == "cors" or (mode == "navigate" and destination == "document"))
+
+
 def charge(request: Request, budget: str, key: str | None = None) -> None:
     """Count one request against ``budget`` for ``key`` (the client's address unless
     given): 429 when it is used up (see ``assistant.ratelimit``). Routes call it once the
-    request is known to be valid, so that refused requests (422, 404) cost nothing."""
+    request is known to be valid, so that refused requests (422, 404) cost nothing, and a
+    request another site's page embeds is refused (403) before it can spend anything."""
+    if embedded_by_another_site(request):
+        raise ApiError(
+            403,
+            "This address cannot be embedded in another site's page; open it directly.",
+            code="cross_site_refused",
+        )
     budgets: Budgets = request.app.state.budgets
     refusal = budgets.hit(budget, key or client_ip(request))
     if refusal is not None:

@@ -133,9 +133,13 @@ class GuardedProtocol(H11Protocol):
         self._limits = self.limits or _limits_from_environment()
         self._deadline: asyncio.TimerHandle | None = None
         self.waiting_since: float | None = None  # a request is on its way since then
+        self.address: str | None = None  # address_key of a client counted per address
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        host = self.client[0] if self.client else ""
+        if self._limits.counts_address(host):
+            self.address = address_key(host)
         self._start_waiting()
         victim = self._over_limits()
         if victim is not None:
@@ -149,11 +153,9 @@ class GuardedProtocol(H11Protocol):
             for c in self.connections
             if c is not self and isinstance(c, GuardedProtocol) and not c.transport.is_closing()
         ]
-        host = self.client[0] if self.client else ""
-        if self._limits.counts_address(host):
-            key = address_key(host)
-            mine = [c for c in others if c.client and address_key(c.client[0]) == key]
-            if len(mine) >= self._limits.per_address:
+        if self.address is not None:
+            mine = sum(1 for c in others if c.address == self.address)
+            if mine >= self._limits.per_address:
                 return self
         if len(others) < self._limits.max_connections:
             return None

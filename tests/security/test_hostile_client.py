@@ -244,6 +244,22 @@ def test_sources_and_conversation_reads_have_their_own_budget(visitor):
     assert ask(visitor).status_code == 200, "questions have their own budget"
 
 
+def test_another_sites_page_cannot_spend_its_visitors_reads(visitor):
+    """What a hostile page's <img src=…/api/sources/…> tags would spend of the budget of
+    the office its visitors share an address with (Fetch Metadata of Chromium)."""
+    embedded = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+    for destination in ["image", "script", "iframe"] * 3:
+        headers = {**embedded, "Sec-Fetch-Dest": destination}
+        assert_error(visitor.get(GUIDE, headers=headers), 403, "cross_site_refused")
+    opened = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    link = visitor.get(GUIDE, headers={**opened, "Sec-Fetch-Dest": "document"})
+    assert link.status_code == 200, "a citation's link opened from the widget's site"
+    widget = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    assert visitor.get(GUIDE, headers={**widget, "Sec-Fetch-Dest": "empty"}).status_code == 200
+    assert [visitor.get(GUIDE).status_code for _ in range(3)] == [200] * 3
+    assert_error(visitor.get(GUIDE), 429, "rate_limited")
+
+
 # ------------------------------------------------------------ 7. the OpenAI history
 
 
