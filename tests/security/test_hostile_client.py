@@ -104,7 +104,8 @@ def ask(client: httpx.Client, message: str = FACTORING, conversation_id: str | N
 @pytest.mark.parametrize("turn", [2**63, 2**70, 9223372036854775808, 0, -1])
 def test_a_huge_or_negative_turn_number_is_a_422_not_a_500(visitor, turn):
     """Before: ``"turn": 2**63`` overflowed SQLite's integer, a 500 and a traceback."""
-    rating = {"conversation_id": UNKNOWN, "turn": turn, "rating": "down"}
+    conversation = ask(visitor).json()["conversation_id"]
+    rating = {"conversation_id": conversation, "turn": turn, "rating": "down"}
     error = assert_error(visitor.post("/api/feedback", json=rating), 422, "invalid_request")
     assert error["param"] == "turn"
 
