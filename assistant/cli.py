@@ -185,6 +185,8 @@ def serve(
             "ASSISTANT_RATE_LIMIT_STORAGE_URL to a Redis server to share them.",
             err=True,
         )
+    from assistant.api.protocol import uvicorn_options
+
     uvicorn.run(
         "assistant.api:create_app",
         factory=True,
@@ -192,6 +194,5 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_config=_log_config(),
-        timeout_graceful_shutdown=30,
-        proxy_headers=False,  # the app believes forwarded headers from trusted_proxies only
+        **uvicorn_options(settings),  # connection limits and timeouts
     )

@@ -32,6 +32,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -39,14 +40,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from assistant.answer import Answer
 from assistant.pipeline import Turn
 
 __all__ = [
+    "ConversationPage",
     "ConversationRecord",
     "Conversations",
+    "FeedbackFinal",
     "FeedbackRecord",
     "TurnRecord",
     "UTCDateTime",
@@ -80,6 +90,10 @@ class UnknownConversation(LookupError):
 
 class UnknownTurn(LookupError):
     """The conversation has no turn with this number."""
+
+
+class FeedbackFinal(Exception):
+    """The turn's feedback was given too long ago to be changed."""
 
 
 class Base(DeclarativeBase):
@@ -130,8 +144,16 @@ class FeedbackRecord(Base):
     )
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
+    # The first rating's time: changes are allowed for a while after it (set_feedback).
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
     turn: Mapped[TurnRecord] = relationship(back_populates="feedback")
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    conversation: ConversationRecord
+    turns: list[TurnRecord]
+    total_turns: int
 
 
 @dataclass(frozen=True)
@@ -209,6 +231,27 @@ class Conversations:
                 _ = turn.feedback  # load before the session closes
             return record
 
+    def page(self, conversation_id: str, after: int, limit: int) -> ConversationPage:
+        """The conversation with at most ``limit`` of its turns, those numbered after
+        ``after``, their feedback loaded: a long conversation is read a page at a time."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            record = session.get(ConversationRecord, conversation_id)
+            if record is None:
+                raise UnknownConversation(conversation_id)
+            turns = list(
+                session.scalars(
+                    select(TurnRecord)
+                    .where(TurnRecord.conversation_id == conversation_id, TurnRecord.n > after)
+                    .order_by(TurnRecord.n)
+                    .limit(limit)
+                    .options(selectinload(TurnRecord.feedback))
+                )
+            )
+            total = session.scalar(
+                select(func.count()).where(TurnRecord.conversation_id == conversation_id)
+            )
+            return ConversationPage(record, turns, total or 0)
+
     def reachable(self) -> bool:
         """Whether the database answers a query (for the readiness check)."""
         try:
@@ -218,9 +261,15 @@ class Conversations:
             return False
         return True
 
-    def exists(self, conversation_id: str) -> bool:
+    def turn_count(self, conversation_id: str) -> int | None:
+        """How many turns the conversation holds; None when there is no such conversation."""
         with Session(self.engine) as session:
-            return session.get(ConversationRecord, conversation_id) is not None
+            if session.get(ConversationRecord, conversation_id) is None:
+                return None
+            last = session.scalar(
+                select(func.max(TurnRecord.n)).where(TurnRecord.conversation_id == conversation_id)
+            )
+            return last or 0
 
     def history(self, conversation_id: str, turns: int) -> list[Turn]:
         """The last ``turns`` exchanges as the pipeline's alternating user/assistant turns."""
@@ -280,10 +329,38 @@ class Conversations:
                     raise
         raise AssertionError("unreachable")
 
+    def delete_idle(self, cutoff: dt.datetime) -> int:
+        """Delete the conversations with no turn since ``cutoff`` (and started before it),
+        with their turns and feedback; how many were deleted."""
+        recent = (
+            select(TurnRecord.id)
+            .where(
+                TurnRecord.conversation_id == ConversationRecord.id,
+                TurnRecord.created_at >= cutoff,
+            )
+            .exists()
+        )
+        idle = select(ConversationRecord.id).where(ConversationRecord.created_at < cutoff, ~recent)
+        with self._writing() as session:
+            ids = list(session.scalars(idle))
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                batch = ids[start : start + 500]
+                turns = select(TurnRecord.id).where(TurnRecord.conversation_id.in_(batch))
+                session.execute(delete(FeedbackRecord).where(FeedbackRecord.turn_id.in_(turns)))
+                session.execute(delete(TurnRecord).where(TurnRecord.conversation_id.in_(batch)))
+                session.execute(delete(ConversationRecord).where(ConversationRecord.id.in_(batch)))
+        return len(ids)
+
     def set_feedback(
-        self, conversation_id: str, n: int, rating: str, comment: str | None
+        self,
+        conversation_id: str,
+        n: int,
+        rating: str,
+        comment: str | None,
+        editable_for: dt.timedelta = dt.timedelta.max,
     ) -> FeedbackRecord:
-        """Record (or replace) the feedback on one turn."""
+        """Record the feedback on one turn, or replace it within ``editable_for`` of its
+        first rating (one rating per turn: later, ``FeedbackFinal``)."""
         with self._writing(expire_on_commit=False) as session:
             if session.get(ConversationRecord, conversation_id) is None:
                 raise UnknownConversation(conversation_id)
@@ -294,6 +371,8 @@ class Conversations:
             )
             if turn is None:
                 raise UnknownTurn(f"{conversation_id} has no turn {n}")
+            if turn.feedback is not None and _now() - turn.feedback.created_at > editable_for:
+                raise FeedbackFinal(f"{conversation_id} turn {n} was rated already")
             feedback = turn.feedback or FeedbackRecord(turn=turn, rating=rating)
             feedback.rating = rating
             feedback.comment = comment or None

@@ -59,7 +59,11 @@ class Budgets:
         budgets = {
             "questions": settings.rate_limit,
             "feedback": settings.feedback_rate_limit,
+            "conversation_feedback": settings.conversation_feedback_rate_limit,
+            "reads": settings.reads_rate_limit,
             "helpdesk": settings.helpdesk_rate_limit,
+            "key_failures": settings.helpdesk_key_failure_limit,
+            "all_key_failures": settings.helpdesk_global_key_failure_limit,
             "whatsapp": settings.whatsapp_rate_limit,
         }
         return cls(budgets, settings.rate_limit_storage_url)
@@ -77,20 +81,48 @@ class Budgets:
         """Count one request of ``key`` against ``budget``: None while within it."""
         try:
             # Test every limit before counting: a refused request uses none of the budget.
-            for limit in self.budgets[budget]:
-                if not self._limiter.test(limit, budget, key):
-                    reset = self._limiter.get_window_stats(limit, budget, key).reset_time
-                    return Refusal(limit, max(1, math.ceil(reset - time.time())))
-            for limit in self.budgets[budget]:
-                self._limiter.hit(limit, budget, key)
+            refusal = self._refusal(budget, key)
+            if refusal is None:
+                for limit in self.budgets[budget]:
+                    self._limiter.hit(limit, budget, key)
+            return refusal
         except StorageError as exc:
-            if time.monotonic() - self._warned > 60:  # once a minute, not once a request
-                self._warned = time.monotonic()
-                log.warning(
-                    "rate limit storage unavailable, not limiting: %s",
-                    type(exc.storage_error).__name__,
-                )
+            self._storage_failed(exc)
         return None
+
+    def over(self, budget: str, key: str) -> Refusal | None:
+        """Whether ``key`` has used up ``budget`` already, without counting anything."""
+        try:
+            return self._refusal(budget, key)
+        except StorageError as exc:
+            self._storage_failed(exc)
+        return None
+
+    def used(self, budget: str, key: str) -> bool:
+        """Whether ``key`` has anything counted in a window of ``budget``."""
+        try:
+            return any(
+                self._limiter.get_window_stats(limit, budget, key).remaining < limit.amount
+                for limit in self.budgets[budget]
+            )
+        except StorageError as exc:
+            self._storage_failed(exc)
+        return False
+
+    def _refusal(self, budget: str, key: str) -> Refusal | None:
+        for limit in self.budgets[budget]:
+            if not self._limiter.test(limit, budget, key):
+                reset = self._limiter.get_window_stats(limit, budget, key).reset_time
+                return Refusal(limit, max(1, math.ceil(reset - time.time())))
+        return None
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        if time.monotonic() - self._warned > 60:  # once a minute, not once a request
+            self._warned = time.monotonic()
+            log.warning(
+                "rate limit storage unavailable, not limiting: %s",
+                type(exc.storage_error).__name__,
+            )
 
     def first_refusal(self, budget: str, key: str, refusal: Refusal) -> bool:
         """True for the first refusal of ``key`` in the window of the limit it broke:

@@ -13,8 +13,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TURN_LIMIT = 10_000  # the most turns any conversation may be configured to hold
 
-__all__ = ["PROJECT_ROOT", "Settings", "masked_url"]
+__all__ = ["PROJECT_ROOT", "TURN_LIMIT", "Settings", "masked_url"]
 
 
 class Settings(BaseSettings):
@@ -142,7 +143,10 @@ class Settings(BaseSettings):
         "e.g. https://shop.example.com. Empty: same origin only; '*': any site.",
     )
     max_message_chars: int = Field(
-        default=4000, ge=1, description="Longest question accepted, in characters."
+        default=4000,
+        ge=1,
+        description="Longest question accepted, in characters (and longest message of a "
+        "/v1/chat/completions history, an earlier answer's Sources block aside).",
     )
     max_comment_chars: int = Field(
         default=2000, ge=1, description="Longest feedback comment accepted, in characters."
@@ -154,6 +158,51 @@ class Settings(BaseSettings):
         default=6,
         ge=0,
         description="Previous turns of a conversation passed to the assistant with a follow-up.",
+    )
+    max_turns: int = Field(
+        default=50,
+        ge=1,
+        le=TURN_LIMIT,
+        description="Questions one conversation of the API may hold; then the client is "
+        "asked to start a new one (WhatsApp conversations are not capped: retention ends them).",
+    )
+    conversation_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Conversations (and WhatsApp messages) idle for longer are deleted, "
+        "checked at start-up and hourly. 0: keep them forever.",
+    )
+    feedback_edit_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="How long after its first rating a turn's feedback may still be changed "
+        "or commented; then it is final (so that nobody flips a complaint later).",
+    )
+
+    # ------------------------------------------------------------ connections (serve)
+    max_connections: int = Field(
+        default=800,
+        ge=10,
+        description="Open connections per server process (keep it under the process's file "
+        "limit, `ulimit -n`); past it, the oldest connection still sending its request is "
+        "closed to make room, else the new one.",
+    )
+    max_connections_per_address: int = Field(
+        default=64,
+        ge=0,
+        description="Open connections per client address (a trusted proxy's are not "
+        "counted: limit them at the proxy). 0: no limit.",
+    )
+    request_read_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds a client has to send a whole request, headers and body, once "
+        "it has connected or started its next request; then the connection is closed.",
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds an idle keep-alive connection is kept open between requests.",
     )
 
     # ------------------------------------------------------------ channels
@@ -236,13 +285,32 @@ class Settings(BaseSettings):
     )
     helpdesk_rate_limit: str = Field(
         default="120/minute",
-        description="Helpdesk API calls per client IP address, counted before the key is "
-        "checked (so that keys cannot be guessed quickly). Empty: no limit.",
+        description="Helpdesk API calls with a valid key per client IP address (wrong keys "
+        "count in helpdesk_key_failure_limit instead). Empty: no limit.",
     )
     whatsapp_rate_limit: str = Field(
         default="10/minute",
         description="Messages answered per WhatsApp number (Meta and Twilio); those over it "
         "are recorded, and the sender is asked once to wait. Empty: no limit.",
+    )
+    conversation_feedback_rate_limit: str = Field(
+        default="6/minute;30/hour",
+        description="Feedback ratings per conversation, whoever sends them (a conversation "
+        "id is enough to rate its answers). Empty: no limit.",
+    )
+    reads_rate_limit: str = Field(
+        default="120/minute",
+        description="Reads of sources and conversations per client IP address. Empty: no limit.",
+    )
+    helpdesk_key_failure_limit: str = Field(
+        default="5/minute;20/hour",
+        description="Wrong helpdesk keys per client IP address; past it the address is "
+        "locked out (429, its keys not even checked) until the window has room again.",
+    )
+    helpdesk_global_key_failure_limit: str = Field(
+        default="100/hour",
+        description="Wrong helpdesk keys from all addresses together; past it every address "
+        "with a recent wrong key is locked out, while keys from the others are still checked.",
     )
     rate_limit_storage_url: str = Field(
         default="",
@@ -294,7 +362,14 @@ class Settings(BaseSettings):
         return [origin.strip().rstrip("/") for origin in value if origin.strip()]
 
     @field_validator(
-        "rate_limit", "feedback_rate_limit", "helpdesk_rate_limit", "whatsapp_rate_limit"
+        "rate_limit",
+        "feedback_rate_limit",
+        "helpdesk_rate_limit",
+        "whatsapp_rate_limit",
+        "conversation_feedback_rate_limit",
+        "reads_rate_limit",
+        "helpdesk_key_failure_limit",
+        "helpdesk_global_key_failure_limit",
     )
     @classmethod
     def _check_budget(cls, value: str) -> str:

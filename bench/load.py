@@ -236,6 +236,7 @@ def running_setup(
         "ASSISTANT_PORT": str(api_port),
         "ASSISTANT_INDEX_ON_START": "false",  # serve the index as built
         "ASSISTANT_RATE_LIMIT": "",  # measure the server, not the limiter
+        "ASSISTANT_MAX_CONNECTIONS_PER_ADDRESS": "0",  # every client is at 127.0.0.1
         "ASSISTANT_LLM": "",
     }
     procs: list[subprocess.Popen] = []

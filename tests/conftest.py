@@ -96,6 +96,10 @@ def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
         feedback_rate_limit="",
         helpdesk_rate_limit="",
         whatsapp_rate_limit="",
+        conversation_feedback_rate_limit="",
+        reads_rate_limit="",
+        helpdesk_key_failure_limit="",
+        helpdesk_global_key_failure_limit="",
         _env_file=None,
     )
     values.update(overrides)

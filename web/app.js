@@ -2,7 +2,7 @@
  * indexing status, around one ChatView from chat-core.js. */
 (function () {
   "use strict";
-  const { Api, ChatView, applyStrings, pickLanguage, translate, watchReadiness } =
+  const { Api, ChatView, applyStrings, pickLanguage, translate, userText, watchReadiness } =
     window.ExportAssistant;
 
   const KEYS = { lang: "ea.lang", list: "ea.conversations", current: "ea.current" };
@@ -57,7 +57,8 @@
       ...recent.map((c) => {
         const button = document.createElement("button");
         button.type = "button";
-        button.textContent = c.title;
+        button.textContent = userText(c.title);
+        button.dir = "auto";
         if (c.id === chat.conversationId) button.setAttribute("aria-current", "true");
         button.addEventListener("click", () => open(c.id));
         const item = document.createElement("li");

@@ -1,6 +1,11 @@
 /* Export Assistant — the chat, shared by the page (index.html) and the widget (widget.js).
  *
- * window.ExportAssistant = { STRINGS, pickLanguage, translate, Api, ChatView, watchReadiness }
+ * window.ExportAssistant = { STRINGS, pickLanguage, translate, Api, ChatView, watchReadiness,
+ *                            userText }
+ *
+ * Text that people or documents wrote is shown through userText (control and bidi-override
+ * characters made visible as U+FFFD) in elements with dir="auto", which isolates it: a
+ * right-to-left override in a question cannot reverse the text around it.
  *
  * No framework, no build step: the server concatenates this file and widget.js into
  * /widget.js, and the page loads it as is.
@@ -256,8 +261,15 @@
       return (await this.request(path, options)).json();
     }
 
-    conversation(id) {
-      return this.json(`/api/conversations/${encodeURIComponent(id)}`);
+    /** A stored conversation with all its turns, read a page at a time. */
+    async conversation(id) {
+      const path = `/api/conversations/${encodeURIComponent(id)}?limit=100`;
+      const conversation = await this.json(path);
+      for (let page = conversation; page.next_after != null; ) {
+        page = await this.json(`${path}&after=${page.next_after}`);
+        conversation.turns.push(...page.turns);
+      }
+      return conversation;
     }
 
     feedback(body) {
@@ -350,8 +362,17 @@
     };
   }
 
+  // C0/C1 controls (but tab and newlines), bidi embeddings, overrides and isolates.
+  const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+
+  /** Text written by people or documents, its control characters neutralised. */
+  function userText(text) {
+    return String(text == null ? "" : text).replace(CONTROLS, "\uFFFD");
+  }
+
   /** An answer's text as nodes: paragraphs, "- " lists, and [n] links to the citations. */
   function renderAnswer(text, citations, onCite) {
+    text = userText(text);
     const byN = new Map((citations || []).map((c) => [c.n, c]));
     const inline = (line) => {
       const nodes = [];
@@ -391,16 +412,16 @@
       const paragraph = [];
       for (const line of block.split("\n")) {
         if (/^\s*[-•]\s+/.test(line)) {
-          if (paragraph.length) out.push(el("p", {}, paragraph.splice(0)));
+          if (paragraph.length) out.push(el("p", { dir: "auto" }, paragraph.splice(0)));
           if (!list) out.push((list = el("ul")));
-          list.append(el("li", {}, inline(line.replace(/^\s*[-•]\s+/, ""))));
+          list.append(el("li", { dir: "auto" }, inline(line.replace(/^\s*[-•]\s+/, ""))));
         } else if (line.trim()) {
           list = null;
           if (paragraph.length) paragraph.push(el("br"));
           paragraph.push(...inline(line));
         }
       }
-      if (paragraph.length) out.push(el("p", {}, paragraph));
+      if (paragraph.length) out.push(el("p", { dir: "auto" }, paragraph));
       list = null;
     }
     return out;
@@ -632,7 +653,7 @@
           "div",
           { class: "ea-question" },
           el("h3", { class: "ea-sr", dataset: { i18n: "you" } }),
-          el("p", {}, question),
+          el("p", { dir: "auto" }, userText(question)),
         ),
         answerBox,
       );
@@ -834,5 +855,6 @@
     Api,
     ChatView,
     watchReadiness,
+    userText,
   };
 })(window);

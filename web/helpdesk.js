@@ -3,12 +3,15 @@
  *
  * The API key is asked for once and kept in sessionStorage (this tab only). Text from
  * the server is always set as text: highlights are built from the offsets the API
- * returns, never from HTML, and only http(s) or same-site links are followed.
+ * returns, never from HTML, and only http(s) or same-site links are followed. Text that
+ * people or documents wrote goes through userText (chat-core.js) into dir="auto"
+ * elements, so that a bidi override cannot reverse what surrounds it.
  */
 (function () {
   "use strict";
 
   const KEY = "export-assistant-helpdesk-key";
+  const { userText } = window.ExportAssistant;
   const $ = (id) => document.getElementById(id);
 
   function el(tag, props, ...children) {
@@ -84,13 +87,14 @@
 
   function marked(text, spans) {
     const chars = Array.from(text); // the API counts code points
-    const out = el("p", { className: "hd-passage" });
+    const part = (from, to) => userText(chars.slice(from, to).join(""));
+    const out = el("p", { className: "hd-passage", dir: "auto" });
     let last = 0;
     for (const [start, end] of spans) {
-      out.append(chars.slice(last, start).join(""), el("mark", { textContent: chars.slice(start, end).join("") }));
+      out.append(part(last, start), el("mark", { textContent: part(start, end) }));
       last = end;
     }
-    out.append(chars.slice(last).join(""));
+    out.append(part(last));
     return out;
   }
 
@@ -100,7 +104,7 @@
     return el(
       "li",
       { className: "hd-result" },
-      el("h3", { textContent: heading || result.source }),
+      el("h3", { dir: "auto", textContent: userText(heading || result.source) }),
       el("p", { className: "hd-meta", textContent: meta.join(" · ") }),
       marked(result.snippet, result.highlights),
       el(
@@ -163,10 +167,13 @@
     return el(
       "li",
       { className: "hd-review" },
-      el("p", { className: "hd-meta", textContent: `${when} · ${review.language} · turn ${review.turn}` }),
-      el("p", { className: "hd-question", textContent: review.question }),
-      el("p", { className: "hd-answer", textContent: review.answer }),
-      review.comment ? el("blockquote", { textContent: review.comment }) : null,
+      el("p", {
+        className: "hd-meta",
+        textContent: `${when} · ${review.language} · turn ${review.turn}` + (review.downs > 1 ? ` · ${review.downs} answers rated down` : ""),
+      }),
+      el("p", { className: "hd-question", dir: "auto", textContent: userText(review.question) }),
+      el("p", { className: "hd-answer", dir: "auto", textContent: userText(review.answer) }),
+      review.comment ? el("blockquote", { dir: "auto", textContent: userText(review.comment) }) : null,
       el(
         "p",
         { className: "hd-links" },

@@ -13,15 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from assistant.api.deps import within_budget
-from assistant.api.errors import ApiError, BodySizeLimit, install_error_handlers
+from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
 from assistant.api.indexing import BackgroundIndexer
 from assistant.api.library import Library
+from assistant.api.protocol import HeadAsGet
 from assistant.api.routes import (
     chat,
     conversations,
@@ -37,6 +36,7 @@ from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
+from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 
 __all__ = ["WEB_DIR", "create_app"]
@@ -59,6 +59,8 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         log.info("%s", state.budgets.describe())
         log.info("conversations in %s", masked_url(settings.database))
         state.conversations = Conversations.from_url(settings.database)
+        state.retention = Retention(state.conversations, settings.conversation_retention_days)
+        state.retention.start()
         state.library = Library(settings.lexical_path)
         state.assistant = Assistant.from_settings(settings)  # keyword search only, for now
 
@@ -86,6 +88,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             yield
         finally:
             indexer.stop()
+            state.retention.stop()
             state.assistant.lexical.close()
             state.conversations.close()
 
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCORS,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "Authorization"],
@@ -117,14 +120,12 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         )
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    # Budgets per client address; /v1/chat/completions counts as a question too (openai.py).
-    budgets = {chat: "questions", feedback: "feedback", helpdesk: "helpdesk"}
+    app.add_middleware(HeadAsGet)
+    # Budgets are charged by the routes once a request is valid (``deps.charge``).
+    limited = {chat, conversations, feedback, sources, openai, helpdesk}
     for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
-        budget = budgets.get(module)
         app.include_router(
-            module.router,
-            dependencies=[within_budget(budget)] if budget else None,
-            responses=error_responses(429) if budget else None,
+            module.router, responses=error_responses(403, 429) if module in limited else None
         )
 
     add_web_routes(app)

@@ -3,7 +3,6 @@ checked chat request (its conversation's history loaded, its limits enforced).""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,10 +11,11 @@ from fastapi import Depends, Request
 from assistant.api.errors import RETRY_SECONDS, ApiError
 from assistant.api.indexing import BackgroundIndexer
 from assistant.api.library import Library
+from assistant.api.protocol import address_key
 from assistant.api.schemas import ChatRequest
 from assistant.conversations import Conversations
 from assistant.pipeline import Assistant, Turn
-from assistant.ratelimit import Budgets
+from assistant.ratelimit import Budgets, Refusal
 from assistant.settings import Settings
 
 __all__ = [
@@ -26,10 +26,11 @@ __all__ = [
     "IndexerDep",
     "LibraryDep",
     "SettingsDep",
+    "charge",
     "check_message",
     "client_ip",
     "conversation_not_found",
-    "within_budget",
+    "rate_limited",
 ]
 
 
@@ -61,33 +62,46 @@ def get_indexer(request: Request) -> BackgroundIndexer:
 def client_ip(request: Request) -> str:
     """The client's address: the connecting one, or the one a trusted proxy forwarded
     (``ProxyHeadersMiddleware``, set up from ``trusted_proxies``, put it in the scope).
-    An IPv6 client counts as its /64: one subscriber holds a whole /64 to rotate through."""
-    host = request.client.host if request.client else "unknown"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if address.version == 6 and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return host
+    An IPv6 client counts as its /64 (``address_key``)."""
+    return address_key(request.client.host if request.client else "unknown")
 
 
-def within_budget(budget: str):
-    """A route dependency: 429, with Retry-After, when the client's address has used up
-    ``budget`` (see ``assistant.ratelimit``)."""
+def rate_limited(refusal: Refusal, what: str = "Too many requests") -> ApiError:
+    """The 429 of a refusal, with its Retry-After."""
+    return ApiError(
+        429,
+        f"{what} ({refusal.limit}); try again in {refusal.retry_after} s.",
+        code="rate_limited",
+        headers={"Retry-After": str(refusal.retry_after)},
+    )
 
-    def check(request: Request) -> None:
-        budgets: Budgets = request.app.state.budgets
-        refusal = budgets.hit(budget, client_ip(request))
-        if refusal is not None:
-            raise ApiError(
-                429,
-                f"Too many requests ({refusal.limit}); try again in {refusal.retry_after} s.",
-                code="rate_limited",
-                headers={"Retry-After": str(refusal.retry_after)},
-            )
 
-    return Depends(check)
+def embedded_by_another_site(request: Request) -> bool:
+    """Whether a browser sends this request for another site's page without its user
+    asking (an image, a script, a frame: Fetch Metadata), rather than through CORS or as
+    a page the user opens. Other clients send no such headers."""
+    headers = request.headers
+    if headers.get("sec-fetch-site") != "cross-site":
+        return False
+    mode, destination = headers.get("sec-fetch-mode"), headers.get("sec-fetch-dest")
+    return not (mode == "cors" or (mode == "navigate" and destination == "document"))
+
+
+def charge(request: Request, budget: str, key: str | None = None) -> None:
+    """Count one request against ``budget`` for ``key`` (the client's address unless
+    given): 429 when it is used up (see ``assistant.ratelimit``). Routes call it once the
+    request is known to be valid, so that refused requests (422, 404) cost nothing, and a
+    request another site's page embeds is refused (403) before it can spend anything."""
+    if embedded_by_another_site(request):
+        raise ApiError(
+            403,
+            "This address cannot be embedded in another site's page; open it directly.",
+            code="cross_site_refused",
+        )
+    budgets: Budgets = request.app.state.budgets
+    refusal = budgets.hit(budget, key or client_ip(request))
+    if refusal is not None:
+        raise rate_limited(refusal)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -137,17 +151,28 @@ class ChatContext:
 
 
 def get_chat_context(
-    body: ChatRequest, settings: SettingsDep, conversations: ConversationsDep
+    request: Request, body: ChatRequest, settings: SettingsDep, conversations: ConversationsDep
 ) -> ChatContext:
-    """Checked before any answering starts, so that a stream never opens on a bad request."""
+    """Checked before any answering starts, so that a stream never opens on a bad request;
+    only a question that will be answered costs the client's question budget."""
     message = check_message(body.message, settings)
     if body.conversation_id is None:
         conversation_id, history = conversations.new_id(), []
     else:
         conversation_id = str(body.conversation_id)
-        if not conversations.exists(conversation_id):
+        turns = conversations.turn_count(conversation_id)
+        if turns is None:
             raise conversation_not_found(conversation_id)
+        if turns >= settings.max_turns:
+            raise ApiError(
+                409,
+                f"This conversation has reached its limit of {settings.max_turns} questions; "
+                "please start a new conversation.",
+                code="conversation_full",
+                param="conversation_id",
+            )
         history = conversations.history(conversation_id, settings.history_turns)
+    charge(request, "questions")
     filters = body.filters.as_dict() if body.filters else None
     return ChatContext(message, conversation_id, history, filters or None)
 

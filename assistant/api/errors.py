@@ -10,7 +10,8 @@ It is the OpenAI API's shape, so OpenAI clients show our messages too::
       sqlalchemy OperationalError      the database is locked, full or unreachable
     anything else                    -> 500, logged with its traceback
 
-``BodySizeLimit`` answers 413 in the same shape (Starlette's own limit answers in text).
+``BodySizeLimit`` answers 413 in the same shape (Starlette's own limit answers in text),
+``JsonCORS`` a refused preflight, and ``assistant.api.protocol`` the server's own 400.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import sqlite3
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +35,7 @@ __all__ = [
     "RETRY_SECONDS",
     "ApiError",
     "BodySizeLimit",
+    "JsonCORS",
     "backend_error",
     "error_body",
     "error_response",
@@ -57,7 +61,13 @@ _TYPES = {
     507: "insufficient_storage",
 }
 
-_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+# Codes of the framework's own errors (a body that could not be parsed: 400).
+_CODES = {
+    400: "malformed_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
 
 
 class ApiError(HTTPException):
@@ -262,3 +272,25 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class JsonCORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the usual error shape (it says
+    "Disallowed CORS origin" in plain text)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = response.body.decode().removeprefix("Disallowed CORS ")
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower().startswith("access-control-") or name.lower() == "vary"
+        }
+        return error_response(
+            400,
+            f"This cross-origin request is not allowed (its {refused}).",
+            code="cors_refused",
+            headers=headers,
+        )

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer, Citation
 from assistant.api.library import passage_url
-from assistant.conversations import ConversationRecord, TurnRecord
+from assistant.conversations import ConversationPage, TurnRecord
+from assistant.settings import TURN_LIMIT
 
 __all__ = [
     "SSE_EVENTS",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 QUESTION = "When is an export exempt from EEI filing?"
+FILTER_CHARS = 1000  # the longest filter value (a source path at most)
 
 
 class Filters(BaseModel):
@@ -39,11 +41,19 @@ class Filters(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"jurisdiction": "EU", "language": "en"}]}
     )
 
-    jurisdiction: str | None = Field(None, description="e.g. EU, UK, US, FR, international")
-    topic: str | None = Field(None, description="e.g. vat, customs, hs-code, payment")
-    language: str | None = Field(None, description="Language of the sources, e.g. en, fr")
+    jurisdiction: str | None = Field(
+        None, max_length=FILTER_CHARS, description="e.g. EU, UK, US, FR, international"
+    )
+    topic: str | None = Field(
+        None, max_length=FILTER_CHARS, description="e.g. vat, customs, hs-code, payment"
+    )
+    language: str | None = Field(
+        None, max_length=FILTER_CHARS, description="Language of the sources, e.g. en, fr"
+    )
     source: str | None = Field(
-        None, description="A source path or folder, e.g. eu-eurlex-vat-ecommerce"
+        None,
+        max_length=FILTER_CHARS,
+        description="A source path or folder, e.g. eu-eurlex-vat-ecommerce",
     )
 
     def as_dict(self) -> dict[str, str]:
@@ -187,15 +197,23 @@ class ConversationOut(BaseModel):
     id: str
     title: str = Field(description="The first question.")
     created_at: dt.datetime
-    turns: list[TurnOut]
+    turns: list[TurnOut] = Field(description="A page of the turns, oldest first.")
+    total_turns: int
+    next_after: int | None = Field(
+        description="Pass as ``after`` for the next page; null on the last one."
+    )
 
     @classmethod
-    def of(cls, record: ConversationRecord) -> ConversationOut:
+    def of(cls, page: ConversationPage) -> ConversationOut:
+        record, turns = page.conversation, page.turns
+        last = turns[-1].n if turns else None  # turns are numbered 1..total_turns
         return cls(
             id=record.id,
             title=record.title,
             created_at=record.created_at,
-            turns=[TurnOut.of(t) for t in record.turns],
+            turns=[TurnOut.of(t) for t in turns],
+            total_turns=page.total_turns,
+            next_after=last if last is not None and last < page.total_turns else None,
         )
 
 
@@ -215,7 +233,7 @@ class FeedbackRequest(BaseModel):
     )
 
     conversation_id: uuid.UUID
-    turn: int = Field(ge=1)
+    turn: int = Field(ge=1, le=TURN_LIMIT)
     rating: Literal["up", "down"]
     comment: str | None = None
 
@@ -313,6 +331,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing or wrong credentials",
     403: "Forbidden",
     404: "Not found",
+    409: "The conversation is full (start a new one), or the feedback is final",
     413: "Request body too large",
     422: "Invalid request: empty or too long message, unknown field or filter",
     429: "Too many requests from this address; retry after Retry-After seconds",

@@ -14,7 +14,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -73,15 +73,27 @@ class Review:
     language: str
     comment: str | None
     rated_at: dt.datetime
+    downs: int  # answers of the conversation rated down, this one included
 
 
 def recent_reviews(engine: Engine, limit: int) -> list[Review]:
-    """The latest answers rated down, newest first, with the user's comment."""
+    """The latest answers rated down, newest first, with the user's comment: one per
+    conversation (its latest), so that one conversation cannot fill the list."""
     with Session(engine) as session:
-        rows = session.execute(
-            select(TurnRecord, FeedbackRecord)
-            .join(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
+        latest = (
+            select(
+                func.max(FeedbackRecord.id).label("feedback_id"),
+                func.count().label("downs"),
+            )
+            .join(TurnRecord, FeedbackRecord.turn_id == TurnRecord.id)
             .where(FeedbackRecord.rating == "down")
+            .group_by(TurnRecord.conversation_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(TurnRecord, FeedbackRecord, latest.c.downs)
+            .join(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
+            .join(latest, latest.c.feedback_id == FeedbackRecord.id)
             .order_by(FeedbackRecord.created_at.desc(), FeedbackRecord.id.desc())
             .limit(limit)
         ).all()
@@ -95,6 +107,7 @@ def recent_reviews(engine: Engine, limit: int) -> list[Review]:
                 language=turn.language,
                 comment=feedback.comment,
                 rated_at=feedback.created_at,
+                downs=downs,
             )
-            for turn, feedback in rows
+            for turn, feedback, downs in rows
         ]

@@ -26,7 +26,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Integer, String, Text, func, inspect, select, text, update
+from sqlalchemy import JSON, Integer, String, Text, delete, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -185,6 +185,20 @@ class WhatsAppRecords:
         self.engine = engine
         Base.metadata.create_all(engine, tables=_TABLES)
         _upgrade(engine)
+
+    def delete_older_than(self, cutoff: dt.datetime) -> int:
+        """Delete what is older than ``cutoff``: messages received, messages sent, delivery
+        statuses, errors Meta reported, and senders silent since (their next message starts a
+        conversation)."""
+        old = [
+            delete(ErrorRecord).where(ErrorRecord.received_at < cutoff),
+            delete(MessageRecord).where(MessageRecord.received_at < cutoff),
+            delete(SendRecord).where(SendRecord.created_at < cutoff),
+            delete(DeliveryStatusRecord).where(DeliveryStatusRecord.received_at < cutoff),
+            delete(ChatRecord).where(ChatRecord.updated_at < cutoff),
+        ]
+        with Session(self.engine) as session, session.begin():
+            return sum(session.execute(statement).rowcount for statement in old)
 
     # ------------------------------------------------------------ messages received
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from starlette.requests import Request
 
 from assistant.api.errors import ApiError
 from assistant.api.routes.helpdesk import require_api_key
 from assistant.channels.helpdesk import highlight
+from assistant.ratelimit import Budgets
 from assistant.settings import Settings
 from tests.channels.conftest import HELPDESK_KEY
 
@@ -37,8 +41,10 @@ def test_highlight_marks_folded_matches_and_escapes_the_rest():
 
 def test_no_configured_key_means_closed():
     closed = Settings(_env_file=None)
+    app = SimpleNamespace(state=SimpleNamespace(budgets=Budgets.from_settings(closed)))
+    request = Request({"type": "http", "client": ("192.0.2.1", 1), "headers": [], "app": app})
     with pytest.raises(ApiError) as raised:
-        require_api_key(closed, "anything")
+        require_api_key(request, closed, "anything")
     assert raised.value.status_code == 401
 
 

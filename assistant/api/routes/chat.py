@@ -16,7 +16,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
-_ERRORS = (400, 404, 413, 422, 503, 507)
+_ERRORS = (400, 404, 409, 413, 422, 503, 507)
 
 _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 

@@ -14,10 +14,18 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import citation_for
-from assistant.api.deps import AssistantDep, ConversationsDep, SettingsDep
+from assistant.api.deps import (
+    AssistantDep,
+    ConversationsDep,
+    SettingsDep,
+    charge,
+    client_ip,
+    rate_limited,
+)
 from assistant.api.errors import ApiError
-from assistant.api.schemas import CitationOut, Filters, error_responses
+from assistant.api.schemas import FILTER_CHARS, CitationOut, Filters, error_responses
 from assistant.channels.helpdesk import highlight, recent_reviews, suggested_reply
+from assistant.ratelimit import Budgets
 
 __all__ = ["router"]
 
@@ -25,17 +33,36 @@ router = APIRouter(tags=["helpdesk"])
 
 
 def require_api_key(
+    request: Request,
     settings: SettingsDep,
     key: Annotated[str | None, Header(alias="X-API-Key")] = None,
 ) -> None:
-    """401 unless the header holds one of the configured keys (none configured: closed)."""
+    """401 unless the header holds one of the configured keys (none configured: closed).
+
+    Wrong keys (not missing ones) are counted per address and from all addresses
+    together. An address past
+    its count, or with a recent wrong key while all together are past theirs, is refused
+    (429) before its key is compared, so that guessing from it teaches nothing; a key
+    from any other address is still checked. Calls with a valid key spend the address's
+    helpdesk budget."""
+    budgets: Budgets = request.app.state.budgets
+    address = client_ip(request)
+    locked = budgets.over("key_failures", address)
+    if locked is None and budgets.used("key_failures", address):
+        locked = budgets.over("all_key_failures", "all")
+    if locked is not None:
+        raise rate_limited(locked, "Too many wrong API keys")
     given = (key or "").encode()
     matches = [
         hmac.compare_digest(given, allowed.get_secret_value().encode())
         for allowed in settings.helpdesk_api_keys
     ]
     if not key or not any(matches):
+        if key:  # a guess; no key at all is what any page can make a browser send
+            budgets.hit("key_failures", address)
+            budgets.hit("all_key_failures", "all")
         raise ApiError(401, "A valid X-API-Key header is required.", code="invalid_api_key")
+    charge(request, "helpdesk")
 
 
 _AUTH = [Depends(require_api_key)]
@@ -68,9 +95,11 @@ def search(
     assistant: AssistantDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="Words to find.")],
     k: Annotated[int, Query(ge=1, le=50)] = 10,
-    jurisdiction: str | None = None,
-    topic: str | None = None,
-    lang: Annotated[str | None, Query(description="Language of the sources.")] = None,
+    jurisdiction: Annotated[str | None, Query(max_length=FILTER_CHARS)] = None,
+    topic: Annotated[str | None, Query(max_length=FILTER_CHARS)] = None,
+    lang: Annotated[
+        str | None, Query(max_length=FILTER_CHARS, description="Language of the sources.")
+    ] = None,
 ) -> SearchOut:
     """The passages that best match ``q``, ranked, with the matching words marked."""
     filters = {"jurisdiction": jurisdiction, "topic": topic, "language": lang}
@@ -134,13 +163,15 @@ class ReviewOut(BaseModel):
     language: str
     comment: str | None
     rated_at: dt.datetime
+    downs: int = Field(description="Answers of this conversation rated down (shown: the latest).")
 
 
 @router.get("/api/helpdesk/reviews", dependencies=_AUTH, responses=_ERRORS)
 def reviews(
     conversations: ConversationsDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[ReviewOut]:
-    """The latest answers users rated down, newest first, with their comments."""
+    """The latest answers users rated down, newest first, with their comments; one per
+    conversation."""
     return [
         ReviewOut(**{**asdict(review), "citations": [CitationOut.of(c) for c in review.citations]})
         for review in recent_reviews(conversations.engine, limit)

@@ -23,7 +23,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer
-from assistant.api.deps import AssistantDep, SettingsDep, check_message, within_budget
+from assistant.api.deps import AssistantDep, SettingsDep, charge, check_message
 from assistant.api.errors import ApiError, stream_error
 from assistant.api.schemas import SSE_EVENTS, CitationOut, Filters, error_responses
 from assistant.pipeline import Assistant, Turn
@@ -34,6 +34,7 @@ __all__ = ["MODEL_ID", "router", "sources_block"]
 MODEL_ID = "export-assistant"
 _CREATED = 1767225600  # 2026-01-01, a fixed "created" for the one model
 SOURCES_HEADING = "Sources:"
+MAX_MESSAGES = 200  # a long chat's history; only the last history_turns pairs are used
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -74,7 +75,7 @@ class CompletionRequest(BaseModel):
     )
 
     model: str = MODEL_ID
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     filters: Filters | None = None
 
@@ -127,6 +128,8 @@ def list_models() -> ModelList:
 
 
 def _question(body: CompletionRequest, settings: Settings) -> tuple[str, list[Turn]]:
+    """The question and its history; every message is held to the question's length (an
+    earlier answer without its Sources block), so no history message is a way around it."""
     last = body.messages[-1]
     if last.role != "user":
         raise ApiError(
@@ -135,6 +138,16 @@ def _question(body: CompletionRequest, settings: Settings) -> tuple[str, list[Tu
             code="no_question",
             param="messages",
         )
+    for index, message in enumerate(body.messages[:-1]):
+        text = _without_sources(message.text)
+        if len(text) > settings.max_message_chars:
+            raise ApiError(
+                422,
+                f"Message {index} is {len(text)} characters long; the limit is "
+                f"{settings.max_message_chars}.",
+                code="message_too_long",
+                param=f"messages.{index}",
+            )
     history = [
         Turn(m.role, _without_sources(m.text))
         for m in body.messages[:-1]
@@ -177,7 +190,6 @@ def _info(answer: Answer) -> AnswerInfo:
 
 @router.post(
     "/chat/completions",
-    dependencies=[within_budget("questions")],
     responses={
         **error_responses(400, 413, 422, 429, 503),
         200: {"content": SSE_EVENTS},
@@ -189,6 +201,7 @@ def chat_completions(
     """A chat completion from the assistant; ``stream: true`` for Server-Sent Events
     (``chat.completion.chunk`` objects, then ``[DONE]``)."""
     question, history = _question(body, settings)
+    charge(request, "questions")
     filters = (body.filters.as_dict() if body.filters else None) or None
     base_url = str(request.base_url)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

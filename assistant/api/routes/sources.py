@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from assistant.api.deps import LibraryDep
+from assistant.api.deps import LibraryDep, charge
 from assistant.api.errors import ApiError
 from assistant.api.library import SourceDocument
 from assistant.api.schemas import error_responses
@@ -71,6 +71,7 @@ def get_source(
 ) -> SourceDocument:
     """A document's provenance and text, as sections (at most ``limit`` of them, around
     the section asked for); ``anchor`` is that section's id in the HTML page."""
+    charge(request, "reads")
     document = library.document(_check_source(source), section=section, limit=limit)
     if document is None:
         raise ApiError(
@@ -87,6 +88,16 @@ def get_source(
     return document
 
 
+# C0/C1 controls (but tab and newlines), bidi embeddings, overrides and isolates.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _text(value: str) -> str:
+    """Document text for the page: escaped, its control characters made visible (U+FFFD),
+    so that an override cannot reverse what follows (each element also isolates it)."""
+    return escape(_CONTROLS.sub("\ufffd", value))
+
+
 def render_page(document: SourceDocument) -> str:
     """The document as a page; the section asked for is marked and linked at the top."""
     facts = " · ".join(
@@ -100,13 +111,13 @@ def render_page(document: SourceDocument) -> str:
     parts, jump = [], ""
     for section in document.sections:
         cited = section.anchor == document.anchor
-        anchor, title = escape(section.anchor), escape(section.title)
+        anchor, title = escape(section.anchor), _text(section.title)
         if cited:
             jump = f'<p class="jump"><a href="#{anchor}">↓ {title}</a></p>'
         parts.append(
             f'<section id="{anchor}"'
             + (' class="cited" aria-current="location"' if cited else "")
-            + f"><h2>{title}</h2><p>{escape(section.text)}</p></section>"
+            + f'><h2 dir="auto">{title}</h2><p dir="auto">{_text(section.text)}</p></section>'
         )
     shown = ""
     if len(document.sections) < document.total_sections:
@@ -118,9 +129,10 @@ def render_page(document: SourceDocument) -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(document.title)}</title>"
+        f"<title>{_text(document.title)}</title>"
         '<link rel="stylesheet" href="/source.css"></head><body><main>'
-        f'<header><p class="path">{escape(document.source)}</p><h1>{escape(document.title)}</h1>'
+        f'<header><p class="path">{escape(document.source)}</p>'
+        f'<h1 dir="auto">{_text(document.title)}</h1>'
         f'<p class="facts">{facts}</p><p class="official">{official}</p>{jump}{shown}</header>'
         + "".join(parts)
         + "</main></body></html>"

@@ -1,0 +1,68 @@
+"""Bidirectional-override characters in people's text, in a real browser.
+
+Before (issue 15): a question or comment with U+202E (RIGHT-TO-LEFT OVERRIDE) reversed
+the text after it in the chat and in the helpdesk's review list. Now such characters
+are shown as U+FFFD, and every element with people's text isolates it (``dir="auto"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, expect
+from pydantic import SecretStr
+
+from assistant.api import create_app
+from tests.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.browser.test_page import ask, last_answer
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+KEY = "bidi-helpdesk-key"
+OVERRIDE = "\u202e"
+QUESTION = f"How much of an invoice can I borrow with {OVERRIDE}gnirotcaf{OVERRIDE} invoice?"
+COMMENT = f"Wrong for us {OVERRIDE}%09 ton{OVERRIDE} at all."
+
+
+@pytest.fixture(scope="module")
+def url(sample_index, embeddings) -> Iterator[str]:
+    settings = sample_index.model_copy(update={"helpdesk_api_keys": [SecretStr(KEY)]})
+    port = free_port()
+    with ServerThread(create_app(settings, embeddings=embeddings), port):
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url) as client:
+            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        yield url
+
+
+def assert_isolated(node: Locator) -> None:
+    expect(node).to_have_attribute("dir", "auto")
+    text = node.text_content()
+    assert OVERRIDE not in text and "\ufffd" in text, text
+    assert node.evaluate("n => getComputedStyle(n).unicodeBidi") == "isolate"
+
+
+def test_an_override_in_a_question_or_comment_reverses_nothing(new_page, url):
+    page = new_page(base_url=url)
+    page.goto("/")
+    ask(page, QUESTION)
+    last_answer(page)
+    assert_isolated(page.locator(".ea-question p").last)
+    recent = page.get_by_role("navigation").locator("button").first
+    assert_isolated(recent)
+
+    conversation = json.loads(page.evaluate("localStorage.getItem('ea.current')"))
+    rating = {"conversation_id": conversation, "turn": 1, "rating": "down", "comment": COMMENT}
+    assert httpx.post(f"{url}/api/feedback", json=rating).status_code == 201
+
+    desk = new_page(base_url=url)
+    desk.goto("/helpdesk")
+    desk.fill("#api-key", KEY)
+    desk.click("#key-form button")
+    review = desk.locator("#reviews li").first
+    assert_isolated(review.locator(".hd-question"))
+    assert_isolated(review.locator("blockquote"))
