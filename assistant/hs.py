@@ -63,6 +63,7 @@ _REQUEST = set(
 _HEADING = re.compile(r"^HS heading (\d{4}) — (.+)$", re.MULTILINE)
 _CHAPTER = re.compile(r"^Chapter (\d{2}): (.*?)(?: \(Section [IVXL]+: .*\))?$", re.MULTILINE)
 _LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
+_PARTS = re.compile(r"[;,](?![^(]*\))")  # commas and semicolons outside brackets
 _EDITION = re.compile(r"\bHS \d{4}\b")
 # What follows these words in a line narrows it by exclusion: not a qualifier to match.
 _EXCLUSION = re.compile(r"\b(?:excluding|other than|except|n\.e\.c)\b|\(not\b|\bnot\b", re.I)
@@ -125,6 +126,19 @@ class HSResult:
     def __bool__(self) -> bool:
         return bool(self.candidates)
 
+    def distinctions(self) -> list[str]:
+        """What sets each candidate apart: the parts of its qualifier ("of cotton") with a
+        word the others' qualifiers do not all share."""
+        parts = [
+            [p.strip() for p in _PARTS.split(c.qualifier) if p.strip()] for c in self.candidates
+        ]
+        words = [set(tokenize(c.qualifier)) for c in self.candidates]
+        shared = set.intersection(*words) if words else set()
+        return [
+            ", ".join(p for p in own if set(tokenize(p)) - shared) or c.qualifier
+            for c, own in zip(self.candidates, parts, strict=True)
+        ]
+
 
 def nomenclature(records: Iterable[Passage]) -> list[HSCandidate]:
     """Every 6-digit subheading in the indexed HS records (one record per heading)."""
@@ -181,6 +195,8 @@ class _Tables:
 
         path_words = [set(tokenize(c.path)) for c in lines]
         head_words = [set(tokenize(c.heading_path)) for c in self.head_rows]
+        # A line's qualifiers: what it adds to its heading and chapter ("of cotton"), before
+        # any exclusion ("other than cotton" is not a word to match).
         qualifiers = [
             set(tokenize(_EXCLUSION.split(c.qualifier)[0]))
             - set(tokenize(c.heading_description))

@@ -208,7 +208,8 @@ class Assistant:
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
         """HS codes for the product in ``query``; the words of ``question`` (this turn,
         with its English expansion) count double, so a follow-up's new words decide.
-        When the best codes are too close to choose between, it asks what separates them."""
+        When the best codes are too close to choose between, it asks what separates them,
+        once: a follow-up's answer narrows the list without a second question."""
         description = product_description(query)
         weights = {t: 2.0 for t in tokenize(product_description(question))}
         result = self.hs.lookup(description, k=3, weights=weights)
@@ -232,8 +233,8 @@ class Assistant:
             )
             for pid, n in numbers.items()
         ]
-        if result.unsure:
-            options = " / ".join(f"“{c.qualifier}”" for c in found)
+        if result.unsure and query == question:
+            options = " / ".join(f"“{d}”" for d in result.distinctions())
             text = "\n".join(
                 [
                     message("hs_unsure", language),
