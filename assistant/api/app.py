@@ -28,6 +28,8 @@ from assistant.api.routes import (
     feedback,
     health,
     helpdesk,
+    helpdesk_documents,
+    helpdesk_report,
     openai,
     sources,
     whatsapp,
@@ -38,6 +40,7 @@ from assistant.embeddings import NamedEmbeddings
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
+from assistant.uploads import UploadIndexer, Uploads
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -47,6 +50,7 @@ WEB_DIR = PROJECT_ROOT / "web"
 WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
 
 WEB_TYPES = {".html", ".js", ".css"}
+UPLOAD_FORM_BYTES = 65_536  # an upload's form fields and multipart framing
 WEB_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
 
 
@@ -81,10 +85,14 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         )
         state.indexer = indexer
         indexer.start()
+        state.uploads = Uploads(settings, state.conversations.engine)
+        state.upload_indexer = UploadIndexer(state.uploads, lambda: indexer.embeddings)
+        state.upload_indexer.start()
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
             yield
         finally:
+            state.upload_indexer.stop()
             indexer.stop()
             state.assistant.lexical.close()
             state.conversations.close()
@@ -106,7 +114,13 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # An uploaded guide (one file, in a form) may be larger than any other request.
+    upload_bytes = settings.upload_max_bytes + UPLOAD_FORM_BYTES
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        larger={"/api/helpdesk/documents": max(upload_bytes, settings.max_request_bytes)},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -118,8 +132,25 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Budgets per client address; /v1/chat/completions counts as a question too (openai.py).
-    budgets = {chat: "questions", feedback: "feedback", helpdesk: "helpdesk"}
-    for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
+    budgets = {
+        chat: "questions",
+        feedback: "feedback",
+        helpdesk: "helpdesk",
+        helpdesk_documents: "helpdesk",
+        helpdesk_report: "helpdesk",
+    }
+    for module in (
+        chat,
+        conversations,
+        feedback,
+        sources,
+        openai,
+        health,
+        whatsapp,
+        helpdesk,
+        helpdesk_documents,
+        helpdesk_report,
+    ):
         budget = budgets.get(module)
         app.include_router(
             module.router,

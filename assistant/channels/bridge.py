@@ -138,7 +138,9 @@ class Bridge:
         question = " ".join(text.split())[: self.settings.max_message_chars]
         history = self.conversations.history(chat.conversation_id, self.settings.history_turns)
         answer = self.assistant().answer(question, history)
-        saved = self.conversations.add_turn(chat.conversation_id, question, answer)
+        saved = self.conversations.add_turn(
+            chat.conversation_id, question, answer, channel="whatsapp"
+        )
         self.records.set_language(sender, answer.language)
         return first_replies(
             answer,
