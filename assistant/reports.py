@@ -2,11 +2,11 @@
 answer well, grouped into topics, and the sources that may be out of date.
 
 An unanswered question is a turn, from any channel, that was refused, rated down, or
-answered on evidence below ``report_evidence_below``. Questions are grouped greedily by
-the cosine similarity of their sentence vectors (the multilingual sentence model, so that
-"EORI number?" and "numéro EORI ?" meet): newest first, each joins the topic whose mean
-vector is most similar, if at least ``report_similarity``, or starts a topic. Topics come
-newest first. Without a sentence model only identical questions are grouped.
+answered on evidence below ``report_evidence_below``. Questions are grouped by the cosine
+similarity of their sentence vectors (the multilingual sentence model, so that "EORI
+number?" and "numéro EORI ?" meet), average-linkage: two groups join while their
+questions are, on average, at least ``report_similarity`` alike. Topics come newest first.
+Without a sentence model only identical questions are grouped.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ __all__ = [
     "unanswered",
 ]
 
-MAX_QUESTIONS = 5000  # per report: the newest, should a period hold more
+MAX_QUESTIONS = 2000  # per report, the newest: grouping compares every pair (16 MB)
 EXAMPLES = 3
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -143,23 +144,18 @@ def group(items: Sequence[Unanswered], encode: Encode | None, threshold: float) 
     if not items:
         return []
     texts = [item.question for item in items]
-    vectors = _unit_rows(np.asarray(encode(texts) if encode else _same_text(texts), np.float32))
-    members: list[list[int]] = []
-    sums: list[np.ndarray] = []
-    for i, vector in enumerate(vectors):
-        if sums:
-            centres = _unit_rows(np.stack(sums))
-            similarity = centres @ vector
-            best = int(np.argmax(similarity))
-            if similarity[best] >= threshold:
-                members[best].append(i)
-                sums[best] = sums[best] + vector
-                continue
-        members.append([i])
-        sums.append(vector.copy())
+    vectors = _unit_rows(np.asarray(encode(texts) if encode else _same_text(texts), np.float64))
+    if len(items) == 1:
+        labels = np.ones(1, dtype=int)
+    else:
+        tree = linkage(vectors, method="average", metric="cosine")
+        labels = fcluster(tree, t=1 - threshold, criterion="distance")
+    members: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):  # newest first, so topics come newest first too
+        members.setdefault(int(label), []).append(i)
     topics = []
-    for n, (indices, total) in enumerate(zip(members, sums, strict=True), 1):
-        centre = _unit_rows(total[None, :])[0]
+    for n, indices in enumerate(members.values(), 1):
+        centre = _unit_rows(vectors[indices].sum(axis=0, keepdims=True))[0]
         nearest = max(indices, key=lambda i: float(vectors[i] @ centre))
         questions = [items[i] for i in indices]
         topics.append(

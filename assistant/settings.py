@@ -235,10 +235,10 @@ class Settings(BaseSettings):
         "helpdesk report (refusals and answers rated down always do).",
     )
     report_similarity: float = Field(
-        default=0.6,
+        default=0.5,
         ge=0,
         le=1,
-        description="Cosine similarity (sentence_embedder) from which two questions of the "
+        description="Mean cosine similarity (sentence_embedder) from which questions of the "
         "report fall into one topic.",
     )
     freshness_max_age_days: int = Field(

@@ -320,3 +320,37 @@ def test_a_guide_stored_before_a_crash_is_indexed_at_the_next_start(tmp_path, em
         assert not orphan.parent.parent.exists()
     finally:
         client.__exit__(None, None, None)
+
+
+def test_the_report_and_freshness_over_the_api(desk):
+    refused = ["What is the Blorvian glimmer?", "Where is the Blorvian glimmer?"]
+    for question in refused:
+        assert ask(desk, question)["refused"]
+    factoring = ask(desk, "How much of an invoice can I borrow with invoice factoring?")
+    rating = {"conversation_id": factoring["conversation_id"], "turn": 1, "rating": "down"}
+    assert desk.post("/api/feedback", json=rating).status_code == 201
+
+    report = desk.get("/api/helpdesk/report", headers=KEY).json()
+    topic = next(t for t in report["topics"] if "Blorvian" in t["label"])
+    assert topic["count"] == 2 and topic["channels"] == {"web": 2}
+    assert [q["question"] for q in topic["questions"]] == refused[::-1]  # newest first
+    assert all(q["answer"] and q["reasons"] == ["refused"] for q in topic["questions"])
+    down = [q for t in report["topics"] for q in t["questions"] if "rated down" in q["reasons"]]
+    assert [q["conversation_id"] for q in down] == [factoring["conversation_id"]]
+
+    response = desk.get("/api/helpdesk/report.csv", headers=KEY)
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.count("Blorvian glimmer") == 2 * 2  # its question and label
+    future = {"since": "2099-01-01", "until": "2099-01-31"}
+    assert desk.get("/api/helpdesk/report", params=future, headers=KEY).json()["topics"] == []
+    backwards = {"since": "2026-02-01", "until": "2026-01-01"}
+    bad = desk.get("/api/helpdesk/report", params=backwards, headers=KEY)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_period"
+
+    fresh = desk.get("/api/helpdesk/freshness", params={"max_age_days": 365}, headers=KEY)
+    stale = {s["source"]: s for s in fresh.json()["sources"]}
+    cited = {c["source"] for c in factoring["citations"]}
+    assert cited and cited <= set(stale), "the sample guides are dated 2018"
+    assert all(stale[source]["cited"] >= 1 for source in cited)
+    assert all(s["age_days"] > 365 for s in stale.values())
