@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 ROOT = UPLOADS_ROOT  # the root label of uploaded guides' chunks, beside "corpus"
 _COPY_STEP = 1 << 16
 _UNSAFE = re.compile(r"[^\w.-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _now() -> dt.datetime:
@@ -140,7 +141,10 @@ class GuideFields:
     topics: str = ""  # comma-separated, as the chunks keep them
 
     def as_dict(self) -> dict[str, str]:
-        values = {key: " ".join(str(value).split()) for key, value in vars(self).items()}
+        """The non-empty fields, on one line each and without control characters."""
+        values = {
+            key: " ".join(_CONTROL.sub("", str(value)).split()) for key, value in vars(self).items()
+        }
         values["topics"] = ",".join(t.strip() for t in self.topics.split(",") if t.strip())
         return {key: value for key, value in values.items() if value}
 

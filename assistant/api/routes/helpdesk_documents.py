@@ -107,7 +107,7 @@ def _api_error(error: UploadError) -> ApiError:
     return ApiError(error.status, error.message, code=error.code, param="file")
 
 
-_UPLOAD_ERRORS = error_responses(401, 409, 413, 415, 422)
+_UPLOAD_ERRORS = error_responses(400, 401, 409, 413, 415, 422)  # 400: broken multipart
 
 
 @router.get("/documents", responses=error_responses(401))
