@@ -12,44 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
 
 from assistant.api import create_app
+from bench.upload import QUESTION, handbook
 from tests.app_fixtures import ServerThread, indexing_phase, wait_for
 from tests.browser.test_page import ask, last_answer
 from tests.channels.test_helpdesk_documents import STAFF_KEY, guide_index
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
-
-QUESTION = "What is the Zorbian plush levy in Quokkaland?"
-FILLER = (
-    "Exporters should keep copies of commercial invoices, packing lists and transport "
-    "documents for at least five years, and check the customs classification of each "
-    "product before shipping. "
-)
-
-
-def handbook(path: Path, levy: str, pages: int = 20) -> Path:
-    """A PDF of ``pages`` pages of export advice; page 13 alone answers ``QUESTION``."""
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setTitle("Quokkaland export handbook")
-    for page in range(1, pages + 1):
-        text = pdf.beginText(50, 800)
-        text.textLine(f"Chapter {page}: shipping goods abroad")
-        lines = [FILLER[i : i + 90] for i in range(0, len(FILLER), 90)] * 12
-        if page == 13:
-            lines[5:5] = [
-                f"The Zorbian plush levy in Quokkaland is {levy} of the invoice value.",
-                "Exporters pay the Zorbian levy to the Quokkaland customs office.",
-            ]
-        for line in lines:
-            text.textLine(line)
-        pdf.drawText(text)
-        pdf.showPage()
-    pdf.save()
-    return path
 
 
 @pytest.fixture(scope="module")
