@@ -8,11 +8,11 @@ import datetime as dt
 import io
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from assistant.answer import Answer, Citation
-from assistant.conversations import Conversations, TurnRecord
+from assistant.conversations import Conversations, TurnRecord, make_engine
 from assistant.embeddings import make_embeddings
 from assistant.reports import group, latest_date, report_csv, stale_sources, unanswered
 
@@ -159,3 +159,22 @@ def test_stale_sources_are_listed_most_cited_first(history):
         ("b.md", 1, True),
     ]
     assert stale[0].age_days == (NOW.date() - dt.date(2018, 12, 31)).days
+
+
+def test_an_older_database_gets_the_new_columns(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Conversations.from_url(url).close()
+    with make_engine(url).begin() as connection:  # as before turns kept channel and evidence
+        connection.execute(text("ALTER TABLE turns DROP COLUMN channel"))
+        connection.execute(text("ALTER TABLE turns DROP COLUMN evidence"))
+    conversations = Conversations.from_url(url)
+    saved = conversations.add_turn(
+        conversations.new_id(), "Q?", Answer(text="A", evidence=0.1), channel="whatsapp"
+    )
+    today = dt.datetime.now(dt.UTC)
+    (item,) = unanswered(conversations.engine, today - dt.timedelta(hours=1), today, LOW)
+    assert (item.conversation_id, item.channel, item.evidence) == (
+        saved.conversation_id,
+        "whatsapp",
+        0.1,
+    )

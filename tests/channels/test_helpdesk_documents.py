@@ -4,6 +4,7 @@ change it), over a copy of the sample corpus."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from assistant.api.errors import ApiError
+from assistant.api.routes.helpdesk import require_api_key
 from assistant.conversations import make_engine
 from assistant.lexical import LexicalRecords
 from assistant.settings import Settings
@@ -159,6 +162,16 @@ def test_an_uploaded_guide_is_cited_replaced_and_deleted(desk):
     ]
     assert {e["key_name"] for e in mine} == {"anna"}
     assert STAFF_KEY not in desk.get("/api/helpdesk/audit", headers=KEY).text
+
+
+def test_a_key_is_audited_by_its_name_never_itself():
+    keys = [SecretStr("anna:s3cret:with-colon"), SecretStr("plain-key")]
+    settings = Settings(helpdesk_api_keys=keys, _env_file=None)
+    assert require_api_key(settings, "s3cret:with-colon") == "anna"
+    digest = hashlib.sha256(b"plain-key").hexdigest()[:8]
+    assert require_api_key(settings, "plain-key") == f"key-{digest}"
+    with pytest.raises(ApiError):
+        require_api_key(settings, "anna")
 
 
 def test_the_corpus_is_listed_read_only_with_the_limits(desk):
