@@ -23,6 +23,7 @@ import logging
 import re
 import shutil
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 ROOT = UPLOADS_ROOT  # the root label of uploaded guides' chunks, beside "corpus"
 _COPY_STEP = 1 << 16
+_ABANDONED = dt.timedelta(minutes=10)  # then a file without its row was left by a crash
 _UNSAFE = re.compile(r"[^\w.-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -218,7 +220,6 @@ class Uploads:
         self.folder = settings.data_dir / ROOT
         self._staging = self.folder / ".staging"
         Base.metadata.create_all(engine, tables=_TABLES)
-        shutil.rmtree(self._staging, ignore_errors=True)  # what a crash left half-received
         self.indexer = Indexer(settings)  # chunks and writes BM25 records (no embedder)
         self._lock = threading.Lock()  # one check-then-store at a time in this process
         self.on_change: Callable[[], None] = lambda: None
@@ -353,14 +354,18 @@ class Uploads:
             )
 
     def drop_orphans(self) -> None:
-        """Remove files no row points to (a crash between a file and its row)."""
+        """Remove what a crash left: files half-received, and files no row points to
+        (between a file and its row). Only old ones: another server process may be
+        storing a guide right now."""
         if not self.folder.is_dir():
             return
+        for received in _abandoned(self._staging):
+            shutil.rmtree(received, ignore_errors=True)
         kept = {(row.id, str(row.version)) for row in self.all()}
         for folder in self.folder.iterdir():
-            if folder.name == self._staging.name or not folder.is_dir():
+            if folder == self._staging or not folder.is_dir():
                 continue
-            for version in list(folder.iterdir()):
+            for version in _abandoned(folder):
                 if (folder.name, version.name) not in kept:
                     shutil.rmtree(version, ignore_errors=True)
             with contextlib.suppress(OSError):
@@ -503,6 +508,14 @@ class Uploads:
         target = self.path_of(row)
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.path.replace(target)
+
+
+def _abandoned(folder: Path) -> list[Path]:
+    """The entries of ``folder`` untouched for ``_ABANDONED``."""
+    if not folder.is_dir():
+        return []
+    before = time.time() - _ABANDONED.total_seconds()
+    return [entry for entry in folder.iterdir() if entry.stat().st_mtime < before]
 
 
 def _metadata(fields: dict[str, str]) -> dict[str, str]:

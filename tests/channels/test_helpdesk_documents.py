@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -324,6 +326,11 @@ def test_a_guide_stored_before_a_crash_is_indexed_at_the_next_start(tmp_path, em
     orphan = settings.data_dir / "uploads" / "0123456789ab" / "1" / "lost.md"
     orphan.parent.mkdir(parents=True)
     orphan.write_text("# Lost\n\nNo row points here.")
+    an_hour_ago = time.time() - 3600
+    os.utime(orphan.parent, (an_hour_ago, an_hour_ago))
+    half_received = settings.data_dir / "uploads" / ".staging" / "crashed"
+    half_received.mkdir(parents=True)
+    os.utime(half_received, (an_hour_ago, an_hour_ago))
     client = open_client(settings, embeddings)
     try:
         wait_ready(client, row.id)
@@ -331,6 +338,7 @@ def test_a_guide_stored_before_a_crash_is_indexed_at_the_next_start(tmp_path, em
         assert lexical and lexical == dense
         assert not ask(client)["refused"]
         assert not orphan.parent.parent.exists()
+        assert not half_received.exists()
     finally:
         client.__exit__(None, None, None)
 
