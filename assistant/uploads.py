@@ -558,10 +558,19 @@ class UploadIndexer:
     at start (repairing what a crash left), after every change, and once the vector
     index is up for what was only searchable by keywords until then."""
 
-    def __init__(self, uploads: Uploads, embeddings: Callable[[], NamedEmbeddings | None]) -> None:
-        """``embeddings``: the embedder once the vector index is up, else None."""
+    def __init__(
+        self,
+        uploads: Uploads,
+        embeddings: Callable[[], NamedEmbeddings | None],
+        *,
+        on_lexical: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``embeddings``: the embedder once the vector index is up, else None;
+        ``on_lexical``: called once the BM25 records are written (to rebuild the matrix
+        here, rather than in the next question's request)."""
         self.uploads = uploads
         self.embeddings = embeddings
+        self.on_lexical = on_lexical
         self._lexical_lock, self._dense_lock = index_locks(uploads.settings.data_dir)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -609,7 +618,9 @@ class UploadIndexer:
                 self.uploads.set_status(row, "failed", reason=exc.reason)
         planned = [row for row in rows if (ROOT, row.source) in plan.chunks]
         with self._lexical_lock:
-            self.uploads.indexer.sync_lexical(plan)
+            changed = self.uploads.indexer.sync_lexical(plan)
+        if changed:
+            self.on_lexical()
         for row in planned:
             if row.status in ("queued", "failed"):
                 self.uploads.set_status(row, "searchable", chunks=self._count(row))

@@ -87,6 +87,9 @@ def measure(pages: int, data_dir: Path) -> dict:
             started = time.monotonic()
             _until(lambda: client.get("/readyz").json()["indexing"]["phase"] == "complete", 1800)
             indexed = time.monotonic() - started
+            # A running server has answered before: its first answer's one-off costs are
+            # not the upload's.
+            client.post("/api/chat", json={"message": QUESTION}).raise_for_status()
             pdf = handbook(data_dir / "handbook.pdf", "7 percent", pages)
             headers = {"X-API-Key": "bench-key"}
             started = time.monotonic()

@@ -86,7 +86,9 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         state.indexer = indexer
         indexer.start()
         state.uploads = Uploads(settings, state.conversations.engine)
-        state.upload_indexer = UploadIndexer(state.uploads, lambda: indexer.embeddings)
+        state.upload_indexer = UploadIndexer(
+            state.uploads, lambda: indexer.embeddings, on_lexical=warm_keyword_index
+        )
         state.upload_indexer.start()
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
