@@ -26,6 +26,7 @@ from assistant.uploads import GuideFields, Uploads
 from ingest.index import Indexer
 from tests.api.conftest import open_client
 from tests.app_fixtures import wait_for
+from tests.channels.conftest import HELPDESK_KEY, deliver, new_wa_id, text_message
 from tests.conftest import copy_sample_corpus, make_settings
 from tests.test_injection import HOSTILE, OBEYED, QUESTIONS
 
@@ -375,3 +376,13 @@ def test_the_report_and_freshness_over_the_api(desk):
     assert cited and cited <= set(stale), "the sample guides are dated 2018"
     assert all(stale[source]["cited"] >= 1 for source in cited)
     assert all(s["age_days"] > 365 for s in stale.values())
+
+
+def test_whatsapp_questions_count_in_the_report_as_whatsapp(client):
+    """``client``: the channel tests' app (WhatsApp on, its own database)."""
+    question = "What is the Vexlorian gadget permit?"
+    deliver(client, text_message(new_wa_id(), question))
+    report = client.get("/api/helpdesk/report", headers={"X-API-Key": HELPDESK_KEY}).json()
+    asked = [q for t in report["topics"] for q in t["questions"] if q["question"] == question]
+    assert [q["channel"] for q in asked] == ["whatsapp"]
+    assert asked[0]["reasons"] in (["refused"], ["low evidence"])
