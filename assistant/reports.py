@@ -226,7 +226,7 @@ def latest_date(text: str) -> dt.date | None:
         if not 1 <= m <= 12:
             continue
         last = calendar.monthrange(y, m)[1]
-        found.append(dt.date(y, m, min(int(day or last), last) or last))
+        found.append(dt.date(y, m, min(max(int(day or last), 1), last)))
     return max(found, default=None)
 
 
