@@ -40,7 +40,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from assistant.answer import Answer
@@ -182,12 +182,16 @@ def _add_missing_columns(engine: Engine, table, names: Sequence[str]) -> None:
     """Columns added to ``table`` after a database was created (``create_all`` makes
     missing tables only): added empty, so that older databases keep working."""
     present = {column["name"] for column in inspect(engine).get_columns(table.name)}
-    with engine.begin() as connection:
-        for name in names:
-            if name not in present:
-                column = table.c[name]
-                kind = column.type.compile(engine.dialect)
+    for name in names:
+        if name in present:
+            continue
+        kind = table.c[name].type.compile(engine.dialect)
+        try:
+            with engine.begin() as connection:
                 connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+        except DBAPIError:  # another server process starting at the same time added it
+            if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise
 
 
 class Conversations:
