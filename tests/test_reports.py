@@ -161,8 +161,10 @@ def test_stale_sources_are_listed_most_cited_first(history):
     assert stale[0].age_days == (NOW.date() - dt.date(2018, 12, 31)).days
 
 
-def test_an_older_database_gets_the_new_columns(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@pytest.mark.slow
+def test_an_older_database_gets_the_new_columns(database_url):
+    """``database_url``: SQLite and a real PostgreSQL (tests/postgres.py)."""
+    url = database_url
     Conversations.from_url(url).close()
     with make_engine(url).begin() as connection:  # as before turns kept channel and evidence
         connection.execute(text("ALTER TABLE turns DROP COLUMN channel"))
