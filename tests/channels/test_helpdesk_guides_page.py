@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from assistant.api import create_app
 from bench.upload import QUESTION, handbook
 from tests.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.browser.conftest import screenshot
 from tests.browser.test_page import ask, last_answer
 from tests.channels.test_helpdesk_documents import STAFF_KEY, guide_index
 from tests.servers import free_port
@@ -72,6 +73,7 @@ def test_upload_ask_replace_delete_in_the_browser(new_page, desk_url, tmp_path):
     expect(answer.locator(".ea-sources li").first).to_contain_text("Quokkaland export handbook")
     expect(guide.locator(".hd-status")).to_have_text("Ready", timeout=120_000)
     ready = time.monotonic() - started
+    screenshot(desk, "helpdesk-guides")
     print(
         f"\n20-page PDF: cited in the web chat {cited:.1f} s after upload; embedded {ready:.1f} s"
     )
@@ -103,6 +105,7 @@ def test_upload_ask_replace_delete_in_the_browser(new_page, desk_url, tmp_path):
     topic.locator("summary").click()
     expect(topic.locator(".hd-question").first).to_have_text(QUESTION)
     expect(topic.locator(".hd-answer").first).to_contain_text("can't find this")
+    screenshot(desk, "helpdesk-report")
     with desk.expect_download() as download:
         desk.click("#report-csv")
     assert QUESTION in Path(download.value.path()).read_text(encoding="utf-8")
