@@ -25,6 +25,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -35,11 +36,12 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -129,6 +131,10 @@ class TurnRecord(Base):
     mode: Mapped[str] = mapped_column(String(32))
     lexical_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    # Where the question came from (web | whatsapp) and the evidence the answer stood on:
+    # what the helpdesk's report of unanswered questions sorts by.
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+    evidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
     feedback: Mapped[FeedbackRecord | None] = relationship(
         back_populates="turn", cascade="all, delete-orphan"
@@ -194,12 +200,29 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _add_missing_columns(engine: Engine, table, names: Sequence[str]) -> None:
+    """Columns added to ``table`` after a database was created (``create_all`` makes
+    missing tables only): added empty, so that older databases keep working."""
+    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        kind = table.c[name].type.compile(engine.dialect)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+        except DBAPIError:  # another server process starting at the same time added it
+            if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise
+
+
 class Conversations:
     """The repository: every read and write of conversations goes through here."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         Base.metadata.create_all(engine)
+        _add_missing_columns(engine, TurnRecord.__table__, ("channel", "evidence"))
 
     @classmethod
     def from_url(cls, url: str) -> Conversations:
@@ -288,7 +311,13 @@ class Conversations:
         return history
 
     def add_turn(
-        self, conversation_id: str, question: str, answer: Answer, *, attempts: int = 3
+        self,
+        conversation_id: str,
+        question: str,
+        answer: Answer,
+        *,
+        channel: str = "web",
+        attempts: int = 3,
     ) -> SavedTurn:
         """Store a question and its answer as the next turn (the conversation is created
         by its first turn); two writers creating the same conversation at once retry."""
@@ -321,6 +350,8 @@ class Conversations:
                             refused=answer.refused,
                             mode=answer.mode,
                             lexical_only=answer.lexical_only,
+                            channel=channel,
+                            evidence=answer.evidence,
                         )
                     )
                 return SavedTurn(conversation_id, n)

@@ -102,6 +102,14 @@ class LexicalRecords:
         documents, chunks = rows[0] if rows else (0, 0)
         return generation, documents, chunks
 
+    def documents(self) -> list[tuple[str, str, int, dict]]:
+        """(root, source, chunks, metadata of one chunk) of every document, by source."""
+        rows = self._rows(
+            "SELECT root, source, COUNT(*), MIN(metadata) FROM chunks "
+            "GROUP BY root, source ORDER BY source, root"
+        )
+        return [(root, source, n, json.loads(meta)) for root, source, n, meta in rows]
+
     def of_source(self, source: str) -> list[tuple[str, str, str, dict]]:
         """(id, root, text, metadata) of every chunk of ``source``, in any root."""
         rows = self._rows("SELECT id, root, text, metadata FROM chunks WHERE source = ?", source)

@@ -269,8 +269,35 @@ class Settings(BaseSettings):
     )
     helpdesk_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Keys that open the helpdesk API and page (X-API-Key), comma-separated. "
+        description="Keys that open the helpdesk API and page (X-API-Key), comma-separated; "
+        "'name:key' names a key in the upload audit (else 'key-' and 8 hex of its SHA-256). "
         "Empty: the helpdesk is closed.",
+    )
+
+    # ------------------------------------------------------------ helpdesk staff tools
+    upload_max_bytes: int = Field(
+        default=20 * 2**20,
+        ge=1024,
+        description="Largest guide staff may upload, in bytes (a ZIP, and each file in it).",
+    )
+    upload_max_files: int = Field(default=50, ge=1, description="Most files in one uploaded ZIP.")
+    upload_max_documents: int = Field(
+        default=500, ge=1, description="Most uploaded documents kept at once."
+    )
+    report_evidence_below: float = Field(
+        default=0.2,
+        description="An answer given on evidence below this counts as unanswered in the "
+        "helpdesk report (refusals and answers rated down always do).",
+    )
+    report_similarity: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Mean cosine similarity (sentence_embedder) from which questions of the "
+        "report fall into one topic.",
+    )
+    freshness_max_age_days: int = Field(
+        default=730, ge=1, description="Sources dated longer ago than this are listed as stale."
     )
 
     # ------------------------------------------------------------ abuse

@@ -17,6 +17,7 @@ from ingest.structure import clip
 __all__ = ["SourceFile", "discover", "load_source"]
 
 CORPUS_ROOT = "corpus"
+UPLOADS_ROOT = "uploads"  # guides uploaded from the helpdesk page (assistant/uploads.py)
 MAX_TITLE = 1000  # EU act titles run to 450 characters
 _LANG_SUFFIX = re.compile(r"\.(en|fr|es|ar|pt|de|it)$")
 

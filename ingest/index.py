@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from filelock import FileLock
 from langchain_core.documents import Document
 from tqdm import tqdm
 
@@ -38,7 +39,7 @@ from ingest.loaders import LoadError
 from ingest.manifest import Manifest
 from ingest.vectors import with_cache, write_cache
 
-__all__ = ["Indexer", "IngestReport", "Plan"]
+__all__ = ["Indexer", "IngestReport", "Plan", "index_locks"]
 
 log = logging.getLogger(__name__)
 _PAGE = 5000
@@ -98,6 +99,12 @@ class Plan:
         return upserts, deletes
 
 
+def index_locks(data_dir: Path) -> tuple[FileLock, FileLock]:
+    """The locks on writing the BM25 records and on embedding, taken by every process
+    (and thread) that indexes into ``data_dir`` while a server runs."""
+    return FileLock(data_dir / ".lexical.lock"), FileLock(data_dir / ".dense.lock")
+
+
 def _parse_id(chunk_id_: str) -> Key:
     root, rest = chunk_id_.split(SEP, 1)
     return root, rest.rsplit(SEP, 2)[0]
@@ -132,8 +139,24 @@ class Indexer:
     def embedder_name(self) -> str:
         return self._embeddings.name if self._embeddings else embedder_name(self.settings.embedder)
 
-    def chunks_of(self, file: SourceFile) -> tuple[list[str], list[Document]]:
-        chunks = [c for doc in load_source(file, self.manifest) for c in self.chunker.split(doc)]
+    def chunks_of(
+        self,
+        file: SourceFile,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        defaults: Mapping[str, str] | None = None,
+    ) -> tuple[list[str], list[Document]]:
+        """The chunk ids and chunks of ``file``. ``metadata``'s non-empty values replace
+        what the file and the manifest say (an uploaded guide's form fields); ``defaults``
+        fill what all three leave empty."""
+        docs = load_source(file, self.manifest)
+        given = {key: value for key, value in (metadata or {}).items() if value}
+        for doc in docs:
+            doc.metadata.update(given)
+            for key, value in (defaults or {}).items():
+                if not doc.metadata.get(key):
+                    doc.metadata[key] = value
+        chunks = [c for doc in docs for c in self.chunker.split(doc)]
         if not chunks:
             raise LoadError(file.path, "no text to index (headings only)")
         return [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)], chunks

@@ -1,5 +1,6 @@
 /* Export Assistant — the helpdesk page: search with highlights, suggested replies, reviews,
- * and the errors Meta reported for WhatsApp.
+ * the errors Meta reported for WhatsApp; the desk's own guides (upload, replace, delete),
+ * unanswered questions, stale sources.
  *
  * The API key is asked for once and kept in sessionStorage (this tab only). Text from
  * the server is always set as text: highlights are built from the offsets the API
@@ -38,8 +39,11 @@
     $("key-form").hidden = open;
     $("desk").hidden = !open;
     $("forget-key").hidden = !open;
-    if (open) loadReviews();
-    else $("api-key").focus();
+    if (open) {
+      loadReviews();
+      loadGuides();
+      loadAudit();
+    } else $("api-key").focus();
   }
 
   $("key-form").addEventListener("submit", (event) => {
@@ -55,20 +59,27 @@
     showDesk();
   });
 
-  async function api(path, options) {
+  // The response of a call with the key; an Error with the server's message unless 2xx.
+  async function request(path, options) {
     const headers = { "X-API-Key": sessionStorage.getItem(KEY) || "", Accept: "application/json" };
-    if (options && options.body) headers["Content-Type"] = "application/json";
+    const body = options && options.body;
+    if (body && !(body instanceof FormData)) headers["Content-Type"] = "application/json";
     const response = await fetch(path, Object.assign({}, options, { headers }));
-    const body = await response.json().catch(() => ({}));
     if (response.status === 401) {
       sessionStorage.removeItem(KEY);
       showDesk();
       throw new Error("That API key was refused; enter a valid one.");
     }
     if (!response.ok) {
-      throw new Error((body.error && body.error.message) || `The server answered ${response.status}.`);
+      const error = await response.json().catch(() => ({}));
+      throw new Error((error.error && error.error.message) || `The server answered ${response.status}.`);
     }
-    return body;
+    return response;
+  }
+
+  async function api(path, options) {
+    const response = await request(path, options);
+    return response.json().catch(() => ({}));
   }
 
   async function busy(button, work) {
@@ -189,8 +200,8 @@
       "li",
       { className: "hd-review" },
       el("p", { className: "hd-meta", textContent: `${when} · ${about} · number ${error.business || "?"}` }),
-      el("p", { className: "hd-question", textContent: `${error.code ?? "no code"}: ${error.title}` }),
-      error.details ? el("p", { className: "hd-answer", textContent: error.details }) : null,
+      el("p", { className: "hd-question", dir: "auto", textContent: userText(`${error.code ?? "no code"}: ${error.title}`) }),
+      error.details ? el("p", { className: "hd-answer", dir: "auto", textContent: userText(error.details) }) : null,
     );
   }
 
@@ -206,6 +217,226 @@
   }
 
   $("refresh-reviews").addEventListener("click", loadReviews);
+
+  // ------------------------------------------------------------ your guides
+
+  const STATUS = {
+    queued: "Queued",
+    searchable: "Searchable by keywords; embedding…",
+    ready: "Ready",
+    failed: "Failed",
+  };
+  let polling = null;
+
+  function when(iso) {
+    return new Date(iso).toLocaleString();
+  }
+
+  function guideItem(guide) {
+    const state = el("span", { className: "hd-status", textContent: STATUS[guide.status] || guide.status });
+    state.dataset.status = guide.status;
+    const replace = el("button", { type: "button", textContent: "Replace…" });
+    replace.addEventListener("click", () => chooseReplacement(guide));
+    const remove = el("button", { type: "button", textContent: "Delete" });
+    remove.addEventListener("click", () => deleteGuide(guide, remove));
+    const item = el(
+      "li",
+      { className: "hd-result" },
+      el("h3", { dir: "auto", textContent: userText(guide.title || guide.filename) }),
+      el("p", {
+        className: "hd-meta",
+        textContent: [
+          guide.filename,
+          guide.date,
+          guide.language,
+          `${guide.chunks} passages`,
+          `version ${guide.version}`,
+          `added by ${guide.added_by} ${when(guide.added_at)}`,
+          guide.version > 1 ? `replaced by ${guide.updated_by} ${when(guide.updated_at)}` : null,
+        ]
+          .filter(Boolean)
+          .join(" · "),
+      }),
+      el("p", { className: "hd-meta" }, state, guide.reason ? ` ${guide.reason}` : null),
+      el("p", { className: "hd-row-actions" }, replace, remove, safeLink(`/api/sources/${guide.source}`, "Read it")),
+    );
+    item.dataset.id = guide.id;
+    return item;
+  }
+
+  function corpusItem(doc) {
+    return el("li", { textContent: [doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ") });
+  }
+
+  async function loadGuides() {
+    const body = await api("/api/helpdesk/documents").catch((error) => status(error.message));
+    if (!body) return;
+    $("uploads").replaceChildren(...body.uploads.map(guideItem));
+    $("no-uploads").hidden = body.uploads.length > 0;
+    $("corpus").replaceChildren(...body.corpus.map(corpusItem));
+    const limits = body.limits;
+    $("upload-limits").textContent =
+      `Up to ${Math.floor(limits.max_bytes / 1048576 * 10) / 10} MB a file, ${limits.max_files} files in a ZIP, ` +
+      `${limits.max_documents} guides in all.`;
+    const working = body.uploads.some((guide) => guide.status === "queued" || guide.status === "searchable");
+    clearTimeout(polling);
+    if (working) polling = setTimeout(loadGuides, 1500);
+  }
+
+  function showResult(lines) {
+    $("upload-result").replaceChildren(...lines.map((line) => el("p", { textContent: line })));
+    $("upload-result").hidden = lines.length === 0;
+  }
+
+  $("upload-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = $("upload-form");
+    busy(event.submitter || form.querySelector("button"), async () => {
+      showResult([]);
+      try {
+        const body = await api("/api/helpdesk/documents", { method: "POST", body: new FormData(form) });
+        showResult(body.rejected.map((r) => `Not added: ${r.filename}: ${r.reason}`));
+        form.reset();
+      } catch (error) {
+        showResult([error.message]);
+      }
+      await loadGuides();
+      loadAudit();
+    });
+  });
+
+  let replacing = null;
+
+  function chooseReplacement(guide) {
+    replacing = guide;
+    $("replace-file").value = "";
+    $("replace-file").click();
+  }
+
+  $("replace-file").addEventListener("change", async () => {
+    const file = $("replace-file").files[0];
+    if (!file || !replacing) return;
+    const form = new FormData();
+    form.append("file", file);
+    showResult([]);
+    try {
+      await api(`/api/helpdesk/documents/${encodeURIComponent(replacing.id)}`, { method: "PUT", body: form });
+    } catch (error) {
+      showResult([error.message]);
+    }
+    replacing = null;
+    await loadGuides();
+    loadAudit();
+  });
+
+  function deleteGuide(guide, button) {
+    if (!window.confirm(`Delete “${guide.title || guide.filename}”? It will no longer be cited.`)) return;
+    busy(button, async () => {
+      await api(`/api/helpdesk/documents/${encodeURIComponent(guide.id)}`, { method: "DELETE" });
+      await loadGuides();
+      loadAudit();
+    });
+  }
+
+  // ------------------------------------------------------------ unanswered questions
+
+  function counts(map) {
+    return Object.entries(map)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(", ");
+  }
+
+  function questionItem(q) {
+    return el(
+      "li",
+      { className: "hd-review" },
+      el("p", { className: "hd-meta", textContent: [when(q.asked_at), q.channel, q.language, q.reasons.join(", ")].join(" · ") }),
+      el("p", { className: "hd-question", textContent: userText(q.question), dir: "auto" }),
+      el("p", { className: "hd-answer", textContent: userText(q.answer), dir: "auto" }),
+      q.comment ? el("blockquote", { textContent: userText(q.comment), dir: "auto" }) : null,
+    );
+  }
+
+  function topicItem(topic) {
+    const questions = el("ol", { className: "hd-reviews" });
+    const details = el(
+      "details",
+      { className: "hd-topic" },
+      el("summary", { textContent: `${userText(topic.label)} (${topic.count})`, dir: "auto" }),
+      questions,
+    );
+    details.addEventListener("toggle", () => {
+      if (details.open && !questions.children.length) questions.append(...topic.questions.map(questionItem));
+    });
+    return el(
+      "li",
+      { className: "hd-result" },
+      details,
+      el("p", {
+        className: "hd-meta",
+        textContent: `newest ${when(topic.newest)} · ${counts(topic.languages)} · ${counts(topic.channels)} · ${counts(topic.reasons)}`,
+      }),
+      el("p", { className: "hd-meta", textContent: `e.g. ${topic.examples.map(userText).join(" | ")}`, dir: "auto" }),
+    );
+  }
+
+  function period() {
+    const params = new URLSearchParams();
+    if ($("report-since").value) params.set("since", $("report-since").value);
+    if ($("report-until").value) params.set("until", $("report-until").value);
+    return params;
+  }
+
+  $("report-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(event.submitter || $("report-form").querySelector("button"), async () => {
+      const report = await api(`/api/helpdesk/report?${period()}`);
+      $("report-summary").textContent =
+        `${report.questions} questions in ${report.topics.length} topics, ${report.since} to ${report.until}.`;
+      $("report-topics").replaceChildren(...report.topics.map(topicItem));
+    });
+  });
+
+  $("report-csv").addEventListener("click", () => {
+    busy($("report-csv"), async () => {
+      const response = await request(`/api/helpdesk/report.csv?${period()}`);
+      const url = URL.createObjectURL(await response.blob());
+      const link = el("a", { href: url, download: "unanswered-questions.csv" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    });
+  });
+
+  // ------------------------------------------------------------ freshness and changes
+
+  $("freshness-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const params = new URLSearchParams();
+    if ($("max-age").value) params.set("max_age_days", $("max-age").value);
+    busy(event.submitter || $("freshness-form").querySelector("button"), async () => {
+      const body = await api(`/api/helpdesk/freshness?${params}`);
+      $("stale").replaceChildren(
+        ...body.sources.map((s) =>
+          el("li", {
+            textContent: `${s.title || s.source} — dated ${s.date} (${s.age_days} days) · cited ${s.cited} times since ${body.since}${s.uploaded ? " · your guide" : ""}`,
+          }),
+        ),
+      );
+      if (!body.sources.length) $("stale").append(el("li", { textContent: `No source older than ${body.max_age_days} days.` }));
+    });
+  });
+
+  async function loadAudit() {
+    const entries = await api("/api/helpdesk/audit?limit=50").catch((error) => status(error.message));
+    if (!entries) return;
+    $("audit").replaceChildren(
+      ...entries.map((e) =>
+        el("li", { textContent: `${when(e.at)} · ${e.key_name} · ${e.action} · ${e.title || e.filename} (version ${e.version})` }),
+      ),
+    );
+  }
 
   showDesk();
 })();

@@ -27,6 +27,8 @@ from assistant.api.routes import (
     feedback,
     health,
     helpdesk,
+    helpdesk_documents,
+    helpdesk_report,
     openai,
     sources,
     whatsapp,
@@ -38,6 +40,7 @@ from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
+from assistant.uploads import UploadIndexer, Uploads
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -47,6 +50,7 @@ WEB_DIR = PROJECT_ROOT / "web"
 WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
 
 WEB_TYPES = {".html", ".js", ".css"}
+UPLOAD_FORM_BYTES = 65_536  # an upload's form fields and multipart framing
 WEB_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
 
 
@@ -83,10 +87,16 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         )
         state.indexer = indexer
         indexer.start()
+        state.uploads = Uploads(settings, state.conversations.engine)
+        state.upload_indexer = UploadIndexer(
+            state.uploads, lambda: indexer.embeddings, on_lexical=warm_keyword_index
+        )
+        state.upload_indexer.start()
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
             yield
         finally:
+            state.upload_indexer.stop()
             indexer.stop()
             state.retention.stop()
             state.assistant.lexical.close()
@@ -109,7 +119,13 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # An uploaded guide (one file, in a form) may be larger than any other request.
+    upload_bytes = settings.upload_max_bytes + UPLOAD_FORM_BYTES
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        larger={"/api/helpdesk/documents": max(upload_bytes, settings.max_request_bytes)},
+    )
     if settings.cors_origins:
         app.add_middleware(
             JsonCORS,
@@ -123,7 +139,19 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
     app.add_middleware(HeadAsGet)
     # Budgets are charged by the routes once a request is valid (``deps.charge``).
     limited = {chat, conversations, feedback, sources, openai, helpdesk}
-    for module in (chat, conversations, feedback, sources, openai, health, whatsapp, helpdesk):
+    limited |= {helpdesk_documents, helpdesk_report}
+    for module in (
+        chat,
+        conversations,
+        feedback,
+        sources,
+        openai,
+        health,
+        whatsapp,
+        helpdesk,
+        helpdesk_documents,
+        helpdesk_report,
+    ):
         app.include_router(
             module.router, responses=error_responses(403, 429) if module in limited else None
         )

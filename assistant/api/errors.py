@@ -240,24 +240,29 @@ class BodySizeLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` with a JSON 413, whether
     announced by Content-Length or found while reading a chunked body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, *, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path -> its own limit (uploads)
 
-    def _error(self) -> ApiError:
+    def _error(self, limit: int) -> ApiError:
         return ApiError(
-            413,
-            f"The request body is larger than {self.max_bytes} bytes.",
-            code="request_too_large",
+            413, f"The request body is larger than {limit} bytes.", code="request_too_large"
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next(
+            (size for path, size in self.larger.items() if scope["path"].startswith(path)),
+            self.max_bytes,
+        )
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
-            error = self._error()
+        if length.isdigit() and int(length) > limit:
+            error = self._error(limit)
             response = error_response(413, error.detail, code=error.code)
             await response(scope, receive, send)
             return
@@ -267,8 +272,8 @@ class BodySizeLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise self._error()  # an HTTPException: the handlers above answer it
+            if received > limit:
+                raise self._error(limit)  # an HTTPException: the handlers above answer it
             return message
 
         await self.app(scope, limited, send)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
 from assistant.settings import Settings
@@ -43,6 +43,7 @@ from assistant.store import (
     chroma_reachable,
     vector_store,
 )
+from ingest.index import index_locks
 
 if TYPE_CHECKING:
     from ingest.index import Indexer, Plan
@@ -106,10 +107,13 @@ class BackgroundIndexer:
         self.progress = Progress()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="indexing", daemon=True)
-        data = settings.data_dir
-        self._progress_file = data / "indexing-progress.json"
-        self._lexical_lock = FileLock(data / ".lexical.lock")
-        self._dense_lock = FileLock(data / ".dense.lock")
+        self._progress_file = settings.data_dir / "indexing-progress.json"
+        self._lexical_lock, self._dense_lock = index_locks(settings.data_dir)
+
+    @property
+    def embeddings(self) -> NamedEmbeddings | None:
+        """The embedder once the vector index is complete (uploads are embedded with it)."""
+        return self._embeddings if self.progress.dense_ready else None
 
     @property
     def embedder(self) -> str:

@@ -331,8 +331,10 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing or wrong credentials",
     403: "Forbidden",
     404: "Not found",
-    409: "The conversation is full (start a new one), or the feedback is final",
+    409: "The conversation is full (start a new one), the feedback is final, or an uploaded "
+    "guide with the same file or name is already there",
     413: "Request body too large",
+    415: "Unsupported file type",
     422: "Invalid request: empty or too long message, unknown field or filter",
     429: "Too many requests from this address; retry after Retry-After seconds",
     503: "The index is being prepared, or the search server or database is unavailable; "

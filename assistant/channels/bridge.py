@@ -150,7 +150,9 @@ class Bridge:
         answer = self.assistant().answer(question, history)
         if unread:
             answer.notices.insert(0, message(unread, answer.language))
-        saved = self.conversations.add_turn(chat.conversation_id, question, answer)
+        saved = self.conversations.add_turn(
+            chat.conversation_id, question, answer, channel="whatsapp"
+        )
         self.records.set_language(sender, answer.language)
         return first_replies(
             answer,

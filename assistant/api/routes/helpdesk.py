@@ -5,13 +5,15 @@ reported for WhatsApp, for help-desk staff (an ``X-API-Key`` from
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
+import re
 from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from assistant.answer import citation_for
 from assistant.api.deps import (
@@ -27,24 +29,37 @@ from assistant.api.schemas import FILTER_CHARS, CitationOut, Filters, error_resp
 from assistant.channels.helpdesk import highlight, recent_reviews, suggested_reply
 from assistant.ratelimit import Budgets
 
-__all__ = ["router"]
+__all__ = ["StaffDep", "named_key", "require_api_key", "router"]
 
 router = APIRouter(tags=["helpdesk"])
+
+
+_NAMED_KEY = re.compile(r"([A-Za-z][\w.@-]{0,63}):(.+)", re.DOTALL)
+
+
+def named_key(configured: SecretStr) -> tuple[str, bytes]:
+    """(name, key) of a configured key: ``name:key``, or the key named by its digest
+    (what the audit records: never the key)."""
+    value = configured.get_secret_value()
+    named = _NAMED_KEY.fullmatch(value)
+    if named:
+        return named.group(1), named.group(2).encode()
+    return f"key-{hashlib.sha256(value.encode()).hexdigest()[:8]}", value.encode()
 
 
 def require_api_key(
     request: Request,
     settings: SettingsDep,
     key: Annotated[str | None, Header(alias="X-API-Key")] = None,
-) -> None:
-    """401 unless the header holds one of the configured keys (none configured: closed).
+) -> str:
+    """The name of the key in the header; 401 unless it is one of the configured keys
+    (none configured: closed).
 
     Wrong keys (not missing ones) are counted per address and from all addresses
-    together. An address past
-    its count, or with a recent wrong key while all together are past theirs, is refused
-    (429) before its key is compared, so that guessing from it teaches nothing; a key
-    from any other address is still checked. Calls with a valid key spend the address's
-    helpdesk budget."""
+    together. An address past its count, or with a recent wrong key while all together
+    are past theirs, is refused (429) before its key is compared, so that guessing from it
+    teaches nothing; a key from any other address is still checked. Calls with a valid
+    key spend the address's helpdesk budget."""
     budgets: Budgets = request.app.state.budgets
     address = client_ip(request)
     locked = budgets.over("key_failures", address)
@@ -53,18 +68,18 @@ def require_api_key(
     if locked is not None:
         raise rate_limited(locked, "Too many wrong API keys")
     given = (key or "").encode()
-    matches = [
-        hmac.compare_digest(given, allowed.get_secret_value().encode())
-        for allowed in settings.helpdesk_api_keys
-    ]
-    if not key or not any(matches):
+    keys = [named_key(allowed) for allowed in settings.helpdesk_api_keys]
+    matches = [name for name, allowed in keys if hmac.compare_digest(given, allowed)]
+    if not key or not matches:
         if key:  # a guess; no key at all is what any page can make a browser send
             budgets.hit("key_failures", address)
             budgets.hit("all_key_failures", "all")
         raise ApiError(401, "A valid X-API-Key header is required.", code="invalid_api_key")
     charge(request, "helpdesk")
+    return matches[0]
 
 
+StaffDep = Annotated[str, Depends(require_api_key)]  # the key's name
 _AUTH = [Depends(require_api_key)]
 _ERRORS = {401: {"description": "No X-API-Key, or not one of the configured keys"}}
 

@@ -1,0 +1,175 @@
+"""``/api/helpdesk/report``: the questions left unanswered over a period, grouped into
+topics (also as CSV); ``/api/helpdesk/freshness``: sources that may be out of date, with
+how often they were cited. See ``assistant.reports``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+
+from assistant.api.deps import ConversationsDep, LibraryDep, SettingsDep
+from assistant.api.errors import ApiError
+from assistant.api.routes.helpdesk import StaffDep
+from assistant.api.schemas import error_responses
+from assistant.reports import Topic, group, report_csv, stale_sources, unanswered
+from assistant.settings import Settings
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/helpdesk", tags=["helpdesk"])
+
+DEFAULT_DAYS = 30
+
+
+def _period(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC of the days asked for; the last 30 days by default."""
+    last = until or dt.datetime.now(dt.UTC).date()
+    first = since or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise ApiError(422, "'since' is after 'until'.", code="invalid_period", param="since")
+    start = dt.datetime.combine(first, dt.time(), dt.UTC)
+    return start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1)
+
+
+Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")]
+Until = Annotated[dt.date | None, Query(description="Last day, inclusive (default: today).")]
+
+
+class QuestionOut(BaseModel):
+    conversation_id: str
+    turn: int
+    asked_at: dt.datetime
+    question: str
+    answer: str = Field(description="The answer given.")
+    language: str
+    channel: str = Field(description="web | whatsapp")
+    reasons: list[str] = Field(description="refused, rated down, low evidence")
+    evidence: float | None
+    comment: str | None = Field(description="The user's comment on a rating down.")
+
+
+class TopicOut(BaseModel):
+    n: int
+    label: str = Field(description="The question nearest the topic's centre.")
+    count: int
+    newest: dt.datetime
+    languages: dict[str, int]
+    channels: dict[str, int]
+    reasons: dict[str, int]
+    examples: list[str]
+    questions: list[QuestionOut] = Field(description="Newest first, with the answers given.")
+
+
+class ReportOut(BaseModel):
+    since: dt.date
+    until: dt.date
+    questions: int
+    topics: list[TopicOut]
+
+
+def _topics(
+    request: Request, settings: Settings, engine: Engine, start: dt.datetime, end: dt.datetime
+) -> list[Topic]:
+    items = unanswered(engine, start, end, settings.report_evidence_below)
+    model = request.app.state.assistant.extractive.sentence_embeddings
+    encode = model.encode_passages if model is not None else None
+    return group(items, encode, settings.report_similarity)
+
+
+@router.get("/report", responses=error_responses(401, 422))
+def report(
+    request: Request,
+    _: StaffDep,
+    settings: SettingsDep,
+    conversations: ConversationsDep,
+    since: Since = None,
+    until: Until = None,
+) -> ReportOut:
+    """Refused, rated-down and weakly supported answers of the period, from every
+    channel, grouped by meaning into topics, newest topic first."""
+    start, end = _period(since, until)
+    topics = _topics(request, settings, conversations.engine, start, end)
+    return ReportOut(
+        since=start.date(),
+        until=(end - dt.timedelta(days=1)).date(),
+        questions=sum(topic.count for topic in topics),
+        topics=[TopicOut.model_validate(topic, from_attributes=True) for topic in topics],
+    )
+
+
+@router.get(
+    "/report.csv",
+    responses={
+        **error_responses(401, 422),
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    },
+    response_class=Response,
+)
+def report_as_csv(
+    request: Request,
+    _: StaffDep,
+    settings: SettingsDep,
+    conversations: ConversationsDep,
+    since: Since = None,
+    until: Until = None,
+) -> Response:
+    """The report, one row per question with its topic."""
+    start, end = _period(since, until)
+    topics = _topics(request, settings, conversations.engine, start, end)
+    name = f"unanswered-{start.date()}-{(end - dt.timedelta(days=1)).date()}.csv"
+    return Response(
+        report_csv(topics),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+class StaleOut(BaseModel):
+    source: str
+    title: str
+    date: str = Field(description="As the source gives it.")
+    age_days: int = Field(description="Days since the latest day its date can mean.")
+    cited: int = Field(description="Answers of the period that cited it.")
+    uploaded: bool
+
+
+class FreshnessOut(BaseModel):
+    max_age_days: int
+    since: dt.date
+    until: dt.date
+    sources: list[StaleOut]
+
+
+@router.get("/freshness", responses=error_responses(401, 422))
+def freshness(
+    _: StaffDep,
+    settings: SettingsDep,
+    conversations: ConversationsDep,
+    library: LibraryDep,
+    max_age_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
+    since: Since = None,
+    until: Until = None,
+) -> FreshnessOut:
+    """Sources dated longer ago than ``max_age_days`` (default: the setting), the most
+    cited in the period first: what to check or replace."""
+    start, end = _period(since, until)
+    age = max_age_days or settings.freshness_max_age_days
+    sources = stale_sources(
+        library.records.documents(),
+        conversations.engine,
+        max_age_days=age,
+        since=start,
+        until=end,
+        today=dt.datetime.now(dt.UTC).date(),
+    )
+    return FreshnessOut(
+        max_age_days=age,
+        since=start.date(),
+        until=(end - dt.timedelta(days=1)).date(),
+        sources=[StaleOut.model_validate(s, from_attributes=True) for s in sources],
+    )
