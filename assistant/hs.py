@@ -63,6 +63,7 @@ _REQUEST = set(
 _HEADING = re.compile(r"^HS heading (\d{4}) — (.+)$", re.MULTILINE)
 _CHAPTER = re.compile(r"^Chapter (\d{2}): (.*?)(?: \(Section [IVXL]+: .*\))?$", re.MULTILINE)
 _LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
+_LATIN = re.compile(r"[A-Za-z]")
 _PARTS = re.compile(r"[;,](?![^(]*\))")  # commas and semicolons outside brackets
 _EDITION = re.compile(r"\bHS \d{4}\b")
 # What follows these words in a line narrows it by exclusion: not a qualifier to match.
@@ -77,7 +78,14 @@ def product_description(question: str) -> str:
     """The question without the words that only ask for a code; the product's own words
     are kept as written (accents and scripts the tokenizer drops matter to the embedder)."""
     cleaned = _INTENT.sub(" ", question)
-    kept = [w for w in cleaned.split() if not (set(tokenize(w)) and set(tokenize(w)) <= _REQUEST)]
+    kept = []
+    for word in cleaned.split():
+        tokens = set(tokenize(word))
+        # Request words go, and so do stop words ("what is the"), unlike words of scripts
+        # the tokenizer does not read ("冷冻虾"), which it also returns nothing for.
+        if tokens <= _REQUEST and (tokens or _LATIN.search(word)):
+            continue
+        kept.append(word)
     return " ".join(kept).strip(" ?!.,;:")
 
 
@@ -127,17 +135,26 @@ class HSResult:
         return bool(self.candidates)
 
     def distinctions(self) -> list[str]:
-        """What sets each candidate apart: the parts of its qualifier ("of cotton") with a
-        word the others' qualifiers do not all share."""
-        parts = [
-            [p.strip() for p in _PARTS.split(c.qualifier) if p.strip()] for c in self.candidates
-        ]
-        words = [set(tokenize(c.qualifier)) for c in self.candidates]
-        shared = set.intersection(*words) if words else set()
-        return [
-            ", ".join(p for p in own if set(tokenize(p)) - shared) or c.qualifier
-            for c, own in zip(self.candidates, parts, strict=True)
-        ]
+        """What sets each candidate apart from the others of its heading: the parts of its
+        qualifier ("of cotton") that they do not all have ("knitted or crocheted")."""
+
+        def parts(candidate: HSCandidate) -> dict[tuple[str, ...], str]:
+            pieces = (p.strip() for p in _PARTS.split(candidate.qualifier))
+            return {tuple(tokenize(p)): p for p in pieces if p}
+
+        split = [parts(c) for c in self.candidates]
+        out = []
+        for candidate, own in zip(self.candidates, split, strict=True):
+            kin = [
+                set(p)
+                for c, p in zip(self.candidates, split, strict=True)
+                if c.heading == candidate.heading
+            ]
+            shared = set.intersection(*kin) if len(kin) > 1 else set()
+            out.append(
+                ", ".join(p for key, p in own.items() if key not in shared) or candidate.qualifier
+            )
+        return out
 
 
 def nomenclature(records: Iterable[Passage]) -> list[HSCandidate]:

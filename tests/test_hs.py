@@ -1,0 +1,111 @@
+"""HS-code lookup: heading first, the line whose qualifiers fit, and a question when unsure."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.hs import HSLookup, nomenclature_texts, product_description
+from assistant.lexical import LexicalIndex
+from assistant.pipeline import Assistant, Turn
+from assistant.store import chroma_client, vector_store
+from ingest.index import Indexer
+from tests.conftest import copy_sample_corpus, make_settings
+
+# The sample nomenclature plus a heading whose lines differ only by material.
+T_SHIRTS = """\
+XI,61,"Apparel and clothing accessories; knitted or crocheted",TOTAL,2
+XI,6109,"T-shirts, singlets and other vests; knitted or crocheted",61,4
+XI,610910,"T-shirts, singlets and other vests; of cotton, knitted or crocheted",6109,6
+XI,610990,"T-shirts, singlets and other vests; of textile materials (other than cotton), knitted or crocheted",6109,6
+"""  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("hs")
+    corpus = copy_sample_corpus(root)
+    csv = corpus / "hs-nomenclature" / "harmonized-system.csv"
+    csv.write_text(csv.read_text(encoding="utf-8") + T_SHIRTS, encoding="utf-8")
+    settings = make_settings(root / "var", corpus)
+    Indexer(settings).run([corpus])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def assistant(built, embeddings) -> Assistant:
+    store = vector_store(chroma_client(built), built.collection, embeddings)
+    return Assistant.from_settings(built, store=store)
+
+
+def codes(result) -> list[str]:
+    return [c.code for c in result.candidates]
+
+
+def test_the_line_whose_qualifiers_the_product_has_comes_first(assistant):
+    assert codes(assistant.hs.lookup("frozen shrimps"))[0] == "030617"
+    cotton = assistant.hs.lookup("cotton T-shirts")
+    assert codes(cotton)[0] == "610910" and not cotton.unsure
+    # "other than cotton" excludes: it is not a qualifier that cotton matches.
+    assert codes(cotton).index("610990") > 0
+
+
+def test_close_codes_that_differ_ask_what_separates_them(assistant):
+    result = assistant.hs.lookup("T-shirts")
+    assert result.unsure
+    assert set(codes(result)[:2]) == {"610910", "610990"}
+    separating = result.distinctions()
+    assert "of cotton" in separating
+    assert "of textile materials (other than cotton)" in separating
+
+
+def test_the_answer_asks_once_and_the_follow_up_narrows(assistant):
+    question = "What is the HS code for T-shirts?"
+    asked = assistant.answer(question)
+    assert asked.mode == "hs-lookup"
+    assert "What separates them: “of cotton”" in asked.text
+    assert "HS 2022" not in asked.text  # the sample's title names no edition
+    assert "National tariffs add digits (8 to 10)" in asked.text
+    follow_up = assistant.answer(
+        "they are cotton", [Turn("user", question), Turn("assistant", asked.text)]
+    )
+    first = next(line for line in follow_up.text.splitlines() if line.startswith("- "))
+    assert "610910" in first
+    assert "What separates them" not in follow_up.text
+    assert follow_up.citations and follow_up.citations[0].source.startswith("hs-nomenclature/")
+
+
+def test_the_edition_is_named_from_the_cited_record(assistant):
+    result = assistant.hs.lookup("frozen shrimps")
+    title = "Harmonized System (HS 2022) nomenclature — codes and descriptions"
+    result.candidates[0].passage.metadata["title"] = title
+    assert result.edition == "HS 2022"
+
+
+def test_without_vectors_the_words_still_find_the_code(built):
+    lookup = HSLookup(LexicalIndex(built.lexical_path))
+    assert codes(lookup.lookup("wooden kitchen furniture"))[0] == "940340"
+
+
+def test_a_description_in_another_language_finds_the_english_line(built):
+    from assistant.embeddings import make_embeddings
+
+    lookup = HSLookup(LexicalIndex(built.lexical_path), make_embeddings("use"))
+    assert codes(lookup.lookup("crevettes congelées"))[0][:4] == "0306"
+    assert codes(lookup.lookup("meubles de cuisine en bois"))[0][:4] == "9403"
+
+
+def test_the_product_keeps_its_own_words_and_script():
+    assert product_description("What is the HS code for 冷冻虾?") == "冷冻虾"
+    assert product_description("code SH des crevettes congelées ?") == "crevettes congelées"
+    assert product_description("HS code for frozen shrimp") == "frozen shrimp"
+
+
+def test_the_paths_the_lookup_embeds_are_what_make_vectors_caches(built):
+    indexer = Indexer(built)
+    plan = indexer.plan([built.corpus_dir])
+    texts = indexer.cacheable_texts(plan)
+    lookup_paths = {c.path for c in HSLookup(LexicalIndex(built.lexical_path)).tables().lines}
+    assert len(lookup_paths) == 6 and lookup_paths <= set(texts)
+    assert (
+        nomenclature_texts([("HS heading 0306 — not in the HS folder", {"source": "x.md"})]) == []
+    )
