@@ -9,26 +9,13 @@ from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant, Turn
 from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
-from tests.conftest import copy_sample_corpus, make_settings
-
-# The sample nomenclature plus a heading whose lines differ only by material.
-T_SHIRTS = """\
-XI,61,"Apparel and clothing accessories; knitted or crocheted",TOTAL,2
-XI,6109,"T-shirts, singlets and other vests; knitted or crocheted",61,4
-XI,610910,"T-shirts, singlets and other vests; of cotton, knitted or crocheted",6109,6
-XI,610990,"T-shirts, singlets and other vests; of textile materials (other than cotton), knitted or crocheted",6109,6
-"""  # noqa: E501
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("hs")
-    corpus = copy_sample_corpus(root)
-    csv = corpus / "hs-nomenclature" / "harmonized-system.csv"
-    csv.write_text(csv.read_text(encoding="utf-8") + T_SHIRTS, encoding="utf-8")
-    settings = make_settings(root / "var", corpus)
-    Indexer(settings).run([corpus])
-    return settings
+def built(sample_index):
+    """The session's index of the sample corpus, whose nomenclature has a heading (6109)
+    with two lines that differ only by material (see tests/data/hs-sample.csv)."""
+    return sample_index
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,7 @@ def test_docx_headings_lists_and_tables(tmp_path):
 
 def test_hs_csv_becomes_one_record_per_heading():
     docs = load_file(DATA / "hs-sample.csv")
-    assert len(docs) == 2
+    assert len(docs) == 3
     shrimp = docs[0]
     assert shrimp.metadata["atomic"] is True
     assert shrimp.page_content.startswith("HS heading 0306")

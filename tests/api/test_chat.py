@@ -66,6 +66,19 @@ def test_a_follow_up_is_answered_with_the_conversations_history(client):
     assert hs_line.findall(alone["answer"])[:1] != ["940340"]
 
 
+def test_an_hs_question_between_close_codes_asks_and_the_reply_narrows(client):
+    hs_line = re.compile(r"^- .*\((\d{6})\)", re.MULTILINE)
+    asked = client.post("/api/chat", json={"message": "HS code for T-shirts?"}).json()
+    assert set(hs_line.findall(asked["answer"])[:2]) == {"610910", "610990"}
+    assert "What separates them: “of cotton”" in asked["answer"]
+    narrowed = client.post(
+        "/api/chat",
+        json={"message": "they are cotton", "conversation_id": asked["conversation_id"]},
+    ).json()
+    assert hs_line.findall(narrowed["answer"])[:1] == ["610910"]
+    assert "What separates them" not in narrowed["answer"]
+
+
 def test_filters_restrict_the_sources(client):
     body = client.post(
         "/api/chat",

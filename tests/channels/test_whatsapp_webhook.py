@@ -123,6 +123,18 @@ def test_question_gets_a_short_cited_answer_with_buttons(client, graph):
     assert len(whole) <= 1500  # short: the essential answer and its sources
 
 
+def test_an_hs_question_between_close_codes_is_asked_back_on_whatsapp(client, graph):
+    wa_id = new_wa_id()
+    deliver(client, text_message(wa_id, "HS code for T-shirts?"))
+    asked = "\n".join(r.text for r in graph.sent_to(wa_id))
+    assert "610910" in asked and "610990" in asked and "What separates them" in asked
+    graph.reset()
+    deliver(client, text_message(wa_id, "they are cotton"))
+    narrowed = "\n".join(r.text for r in graph.sent_to(wa_id))
+    first = next(line for line in narrowed.splitlines() if "(6109" in line)
+    assert "610910" in first and "What separates them" not in narrowed
+
+
 def test_sources_button_sends_the_cited_passages(client, graph):
     wa_id = new_wa_id()
     deliver(client, text_message(wa_id, FACTORING))
