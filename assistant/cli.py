@@ -153,6 +153,11 @@ def _log_config() -> dict:
     config["loggers"]["uvicorn.access"]["filters"] = ["secrets"]
     config["loggers"]["assistant"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     config["loggers"]["ingest"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    config["loggers"]["ingest.background"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     return config
 
 

@@ -2,7 +2,7 @@
 
 Nothing happens at import: the lifespan opens the conversations database, wires an
 assistant that answers from keyword search at once, and starts the background
-indexing that later hands it the vector store (see ``assistant.api.indexing``).
+indexing that later hands it the vector store (see ``ingest.background``).
 Components live on ``app.state``; routes reach them through ``assistant.api.deps``.
 """
 
@@ -18,8 +18,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
-from assistant.api.indexing import BackgroundIndexer
-from assistant.api.library import Library
 from assistant.api.protocol import HeadAsGet
 from assistant.api.routes import (
     chat,
@@ -36,11 +34,13 @@ from assistant.api.routes import (
 from assistant.api.schemas import error_responses
 from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
+from assistant.library import Library
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 from assistant.uploads import UploadIndexer, Uploads
+from ingest.background import BackgroundIndexer
 
 __all__ = ["WEB_DIR", "create_app"]
 

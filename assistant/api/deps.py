@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from assistant.api.errors import RETRY_SECONDS, ApiError
-from assistant.api.indexing import BackgroundIndexer
-from assistant.api.library import Library
 from assistant.api.protocol import address_key
 from assistant.api.schemas import ChatRequest
 from assistant.conversations import Conversations
+from assistant.library import Library
 from assistant.pipeline import Assistant, Turn
 from assistant.ratelimit import Budgets, Refusal
 from assistant.settings import Settings
+from ingest.background import BackgroundIndexer
 
 __all__ = [
     "AssistantDep",

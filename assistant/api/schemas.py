@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer, Citation
-from assistant.api.library import passage_url
 from assistant.conversations import ConversationPage, TurnRecord
+from assistant.library import passage_url
 from assistant.settings import TURN_LIMIT
 
 __all__ = [

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from assistant.answer import Answer, Citation
 from assistant.language import SUPPORTED, message
+from assistant.library import passage_url
 
 __all__ = [
     "BODY_LIMIT",
@@ -154,8 +155,6 @@ def citation_link(citation: Citation, public_url: str | None) -> str:
     if citation.url:
         return citation.url
     if public_url:
-        from assistant.api.library import passage_url  # not at import: the app imports us
-
         return public_url.rstrip("/") + passage_url(citation.source, citation.section)
     return ""
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assistant.api.library import anchor_for, passage_url
+from assistant.library import anchor_for, passage_url
 
 pytestmark = pytest.mark.slow
 

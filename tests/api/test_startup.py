@@ -58,6 +58,7 @@ def readiness(client) -> dict:
 
 def test_fresh_data_dir_answers_from_keywords_while_vectors_are_built(fresh, embeddings, caplog):
     caplog.set_level(logging.INFO, logger="assistant")
+    caplog.set_level(logging.INFO, logger="ingest.background")
     metered = MeteredEmbeddings(embeddings, permits=0)
     client = open_client(fresh, metered, complete=False)
     try:
