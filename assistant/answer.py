@@ -16,7 +16,7 @@ import numpy as np
 from assistant.injection import clean_passages
 from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.retrieval import Passage
+from assistant.retrieval import Passage, Timings
 from assistant.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __all__ = [
     "ExtractiveComposer",
     "Sentence",
     "SentenceWeights",
+    "Trace",
     "citation_for",
     "dated_notice",
 ]
@@ -53,6 +54,15 @@ class Citation:
 
 
 @dataclass
+class Trace:
+    """How one answer was found, for the evaluation and the benchmarks: returned with the
+    answer rather than kept on the shared assistant, so concurrent questions keep theirs."""
+
+    timings: Timings = field(default_factory=Timings)
+    passages: list[str] = field(default_factory=list)  # ids of the passages used, best first
+
+
+@dataclass
 class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -64,9 +74,11 @@ class Answer:
     lexical_only: bool = False
     # The evidence score the refusal decision was made on (None: not retrieved, e.g. HS).
     evidence: float | None = None
+    trace: Trace = field(default_factory=Trace, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         data = asdict(self)
+        del data["trace"]
         data["citations"] = [c.as_dict() for c in self.citations]
         return data
 

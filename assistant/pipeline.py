@@ -17,14 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from assistant.answer import Answer, ExtractiveComposer, Sentence, citation_for, dated_notice
+from assistant.answer import (
+    Answer,
+    ExtractiveComposer,
+    Sentence,
+    Trace,
+    citation_for,
+    dated_notice,
+)
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
 from assistant.hs import HSLookup, asks_for_hs_code, product_description
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
-from assistant.retrieval import Passage, Retriever
+from assistant.retrieval import Passage, Retriever, Timings
 from assistant.scope import asks_out_of_scope, unmatched_countries
 from assistant.settings import Settings
 from assistant.smalltalk import small_talk
@@ -182,9 +189,14 @@ class Assistant:
         )
 
     def _finalise(
-        self, answer: Answer, passages: list[Passage], evidence: float | None = None
+        self,
+        answer: Answer,
+        passages: list[Passage],
+        evidence: float | None = None,
+        timings: Timings | None = None,
     ) -> Answer:
         answer.evidence = evidence
+        answer.trace = Trace(timings or Timings(), [p.id for p in passages])
         answer.retrieved = list(dict.fromkeys(p.source for p in passages))
         answer.lexical_only = not self.retriever.dense_ready
         if answer.lexical_only and not answer.refused:
@@ -195,7 +207,11 @@ class Assistant:
         return answer
 
     def _refusal(
-        self, language: str, passages: list[Passage], evidence: float | None = None
+        self,
+        language: str,
+        passages: list[Passage],
+        evidence: float | None = None,
+        timings: Timings | None = None,
     ) -> Answer:
         return self._finalise(
             Answer(
@@ -203,6 +219,7 @@ class Assistant:
             ),
             passages,
             evidence,
+            timings,
         )
 
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
@@ -290,21 +307,22 @@ class Assistant:
                 yield from self._emit(hs_answer)
                 return
 
-        passages = self.retriever.search(expanded, filters=filters)
+        timings = Timings()
+        passages = self.retriever.search(expanded, filters=filters, timings=timings)
         ranked = self.extractive.sentences(expanded, passages, language)
         passages = self.extractive.rerank(passages, ranked)
         evidence = self.evidence(expanded, passages).score
         # No quotable sentence in any passage (tables, headings): nothing to cite.
         if not ranked or evidence < self.settings.refusal_threshold:
-            yield from self._emit(self._refusal(language, passages, evidence))
+            yield from self._emit(self._refusal(language, passages, evidence, timings))
             return
 
         if self.llm is not None:
             shown = passages[: self.settings.llm_passages]
-            yield from self._llm_stream(question, shown, language, ranked, evidence)
+            yield from self._llm_stream(question, shown, language, ranked, evidence, timings)
             return
         answer = self.extractive.answer(self.extractive.choose(ranked), language)
-        yield from self._emit(self._finalise(answer, passages, evidence))
+        yield from self._emit(self._finalise(answer, passages, evidence, timings))
 
     def _emit(self, answer: Answer) -> Iterator[Event]:
         for line in answer.text.splitlines(keepends=True):
@@ -319,6 +337,7 @@ class Assistant:
         language: str,
         ranked: list[Sentence],
         evidence: float,
+        timings: Timings,
     ) -> Iterator[Event]:
         """The model's answer, checked; the extractive answer (from the same ranked
         sentences of the rewritten question) when it fails or cites nothing it may."""
@@ -332,7 +351,7 @@ class Assistant:
             log.warning("LLM failed, answering extractively: %s", exc)
             fallback = self.extractive.answer(self.extractive.choose(ranked), language)
             fallback.notices.insert(0, message("llm_unavailable", language))
-            answer = self._finalise(fallback, passages, evidence)
+            answer = self._finalise(fallback, passages, evidence, timings)
             yield Event("citations", answer.citations)
             yield Event("done", answer)
             return
@@ -340,6 +359,6 @@ class Assistant:
         if checked is None:
             checked = self.extractive.answer(self.extractive.choose(ranked), language)
             checked.notices.insert(0, message("llm_fallback", language))
-        answer = self._finalise(checked, passages, evidence)
+        answer = self._finalise(checked, passages, evidence, timings)
         yield Event("citations", answer.citations)
         yield Event("done", answer)

@@ -50,7 +50,7 @@ def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
         started = time.perf_counter()
         answer = bot.answer(item.question, item.turns)
         total = time.perf_counter() - started
-        t = bot.retriever.last_timings
+        t = answer.trace.timings
         retrieval = t.embed + t.dense + t.lexical + t.fusion
         for name, value in (
             ("embed", t.embed),
