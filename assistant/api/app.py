@@ -32,6 +32,9 @@ from assistant.api.routes import (
     whatsapp,
 )
 from assistant.api.schemas import error_responses
+from assistant.channels.bridge import Bridge, WhatsAppWorker
+from assistant.channels.records import WhatsAppRecords
+from assistant.channels.whatsapp import GraphClient, missing_settings
 from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
 from assistant.library import Library
@@ -92,10 +95,20 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.uploads, lambda: indexer.embeddings, on_lexical=warm_keyword_index
         )
         state.upload_indexer.start()
+        state.phone_bridge = Bridge(
+            settings,
+            WhatsAppRecords(state.conversations.engine),
+            state.conversations,
+            lambda: state.assistant,
+            state.budgets,
+        )
+        state.whatsapp = _whatsapp_worker(settings, state.phone_bridge)
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
             yield
         finally:
+            if state.whatsapp is not None:
+                state.whatsapp.stop()
             state.upload_indexer.stop()
             indexer.stop()
             state.retention.stop()
@@ -103,6 +116,19 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.conversations.close()
 
     return lifespan
+
+
+def _whatsapp_worker(settings: Settings, bridge: Bridge) -> WhatsAppWorker | None:
+    """The running worker that answers Meta's webhooks; None when WhatsApp is not set up
+    (a warning when it is only partly)."""
+    missing = missing_settings(settings)
+    if missing:
+        if len(missing) < 3:
+            log.warning("WhatsApp webhook off: %s not set", ", ".join(missing))
+        return None
+    worker = WhatsAppWorker(bridge, GraphClient.from_settings(settings))
+    worker.start()
+    return worker
 
 
 def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings | None = None):

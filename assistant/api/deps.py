@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from assistant.api.errors import RETRY_SECONDS, ApiError
 from assistant.api.protocol import address_key
 from assistant.api.schemas import ChatRequest
+from assistant.channels.bridge import Bridge, WhatsAppWorker
 from assistant.conversations import Conversations
 from assistant.library import Library
 from assistant.pipeline import Assistant, Turn
@@ -20,12 +21,14 @@ from ingest.background import BackgroundIndexer
 
 __all__ = [
     "AssistantDep",
+    "BridgeDep",
     "ChatContext",
     "ChatContextDep",
     "ConversationsDep",
     "IndexerDep",
     "LibraryDep",
     "SettingsDep",
+    "WhatsAppDep",
     "charge",
     "check_message",
     "client_ip",
@@ -57,6 +60,17 @@ def get_library(request: Request) -> Library:
 
 def get_indexer(request: Request) -> BackgroundIndexer:
     return request.app.state.indexer
+
+
+def get_bridge(request: Request) -> Bridge:
+    return request.app.state.phone_bridge
+
+
+def get_whatsapp(request: Request) -> WhatsAppWorker:
+    worker = request.app.state.whatsapp
+    if worker is None:
+        raise ApiError(404, "WhatsApp is not configured here.", code="whatsapp_off")
+    return worker
 
 
 def client_ip(request: Request) -> str:
@@ -108,6 +122,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 IndexerDep = Annotated[BackgroundIndexer, Depends(get_indexer)]
+BridgeDep = Annotated[Bridge, Depends(get_bridge)]
+WhatsAppDep = Annotated[WhatsAppWorker, Depends(get_whatsapp)]
 
 
 def get_assistant(request: Request, library: LibraryDep) -> Assistant:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from assistant.answer import citation_for
 from assistant.api.deps import (
     AssistantDep,
+    BridgeDep,
     ConversationsDep,
     SettingsDep,
     charge,
@@ -209,10 +210,10 @@ class WhatsAppErrorsOut(BaseModel):
 
 @router.get("/api/helpdesk/whatsapp-errors", dependencies=_AUTH, responses=_ERRORS)
 def whatsapp_errors(
-    request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    bridge: BridgeDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> WhatsAppErrorsOut:
     """Errors Meta reported in WhatsApp webhooks (a call's ``errors``, failed statuses)."""
-    count, latest = request.app.state.phone_bridge.records.errors(limit)
+    count, latest = bridge.records.errors(limit)
     return WhatsAppErrorsOut(
         count=count,
         errors=[WhatsAppErrorOut.model_validate(row, from_attributes=True) for row in latest],
