@@ -1,4 +1,6 @@
-"""Request and response bodies of the HTTP API, with the examples shown in /openapi.json."""
+"""Request and response bodies of the HTTP API, with the examples shown in /openapi.json:
+the chat's and the shared ones here, the OpenAI route's in ``openai``, the helpdesk's in
+``helpdesk``."""
 
 from __future__ import annotations
 
