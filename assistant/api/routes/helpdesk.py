@@ -25,7 +25,7 @@ from assistant.api.deps import (
     rate_limited,
 )
 from assistant.api.errors import ApiError
-from assistant.api.schemas import FILTER_CHARS, CitationOut, error_responses
+from assistant.api.schemas import FILTER_CHARS, CitationOut, Filters, error_responses
 from assistant.api.schemas.helpdesk import (
     PassageOut,
     ReviewOut,
@@ -107,8 +107,8 @@ def search(
     ] = None,
 ) -> SearchOut:
     """The passages that best match ``q``, ranked, with the matching words marked."""
-    filters = {"jurisdiction": jurisdiction, "topic": topic, "language": lang}
-    passages = assistant.retriever.search(q, k=k, filters={a: b for a, b in filters.items() if b})
+    filters = Filters(jurisdiction=jurisdiction, topic=topic, language=lang)
+    passages = assistant.retriever.search(q, k=k, filters=filters.as_dict())
     results = []
     for rank, passage in enumerate(passages, 1):
         marked = highlight(passage.body, q)

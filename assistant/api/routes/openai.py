@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, format_sse_event
 
+from assistant import source_list
 from assistant.answer import Answer
 from assistant.api.deps import AssistantDep, SettingsDep, charge, check_message
 from assistant.api.errors import ApiError, stream_error
@@ -91,13 +92,9 @@ def sources_block(answer: Answer, base_url: str) -> str:
     if answer.citations:
         lines.append(f"\n\n{SOURCES_HEADING}")
         for c in answer.citations:
-            out = CitationOut.of(c)
-            heading = c.title + (f" — {c.section}" if c.section and c.section != c.title else "")
             about = ", ".join(part for part in (c.publisher, c.date) if part)
-            lines.append(f"\n[{c.n}] {heading}" + (f" ({about})" if about else ""))
-            if c.url:
-                lines.append(f"\n    {c.url}")
-            lines.append(f"\n    {base_url.rstrip('/')}{out.source_url}")
+            links = [c.url, source_list.page_link(c, base_url)]
+            lines.append("\n" + source_list.entry(c, links, about=about, indent="    "))
     return "".join(lines)
 
 
