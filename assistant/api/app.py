@@ -8,9 +8,11 @@ Components live on ``app.state``; routes reach them through ``assistant.api.deps
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
@@ -50,6 +52,9 @@ __all__ = ["WEB_DIR", "create_app"]
 log = logging.getLogger(__name__)
 
 WEB_DIR = PROJECT_ROOT / "web"
+# Swagger UI as the fastapi-offline package installs it: /docs needs no CDN.
+SWAGGER_DIR = Path(importlib.util.find_spec("fastapi_offline").origin).parent / "static"
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
 
 WEB_TYPES = {".html", ".js", ".css"}
@@ -139,8 +144,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         summary="Answers export, customs and cross-border VAT questions with cited sources.",
         version="0.1.0",
         lifespan=_lifespan(settings, embeddings),
-        # Swagger UI and ReDoc come from a CDN: blank offline, and outside our CSP.
-        # The schema stays at /openapi.json.
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN: blank offline, and outside
+        # our CSP. /docs is ours (``add_docs_routes``); the schema is at /openapi.json.
         docs_url=None,
         redoc_url=None,
     )
@@ -182,8 +187,24 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
             module.router, responses=error_responses(403, 429) if module in limited else None
         )
 
+    add_docs_routes(app)
     add_web_routes(app)
     return app
+
+
+def add_docs_routes(app: FastAPI) -> None:
+    """/docs: Swagger UI from installed files and our own set-up script (``web/docs.js``),
+    so it works offline, under ``PAGE_CSP``."""
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(WEB_DIR / "docs.html", headers=WEB_HEADERS)
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def swagger_file(name: str) -> FileResponse:
+        if name not in SWAGGER_FILES:
+            raise ApiError(404, f"No file '{name}'.", code="not_found")
+        return FileResponse(SWAGGER_DIR / name, headers=WEB_HEADERS)
 
 
 def add_web_routes(app: FastAPI) -> None:
