@@ -16,7 +16,7 @@ from assistant.store import chroma_client, vector_store
 
 @pytest.fixture(scope="module")
 def built(sample_index):
-    """The session's index of the sample corpus (see tests/app_fixtures.py)."""
+    """The session's index of the sample corpus (see tests/support/app_fixtures.py)."""
     return sample_index
 
 

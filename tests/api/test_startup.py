@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from assistant import cli
 from assistant.embeddings import NamedEmbeddings
 from tests.api.conftest import open_client
-from tests.app_fixtures import wait_for
 from tests.conftest import PYTHON, copy_sample_corpus, make_settings, subprocess_env
-from tests.servers import free_port
+from tests.support.app_fixtures import wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

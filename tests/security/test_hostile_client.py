@@ -24,9 +24,9 @@ from assistant.channels.records import ChatRecord, MessageRecord, WhatsAppRecord
 from assistant.channels.whatsapp import Inbound
 from assistant.conversations import ConversationRecord, TurnRecord
 from tests.api.conftest import open_client
-from tests.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
 from tests.security.test_headers import assert_secured
-from tests.servers import free_port
+from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
