@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -187,28 +187,14 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
             module.router, responses=error_responses(403, 429) if module in limited else None
         )
 
-    add_docs_routes(app)
     add_web_routes(app)
     return app
 
 
-def add_docs_routes(app: FastAPI) -> None:
-    """/docs: Swagger UI from installed files and our own set-up script (``web/docs.js``),
-    so it works offline, under ``PAGE_CSP``."""
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> FileResponse:
-        return FileResponse(WEB_DIR / "docs.html", headers=WEB_HEADERS)
-
-    @app.get("/docs/{name}", include_in_schema=False)
-    def swagger_file(name: str) -> FileResponse:
-        if name not in SWAGGER_FILES:
-            raise ApiError(404, f"No file '{name}'.", code="not_found")
-        return FileResponse(SWAGGER_DIR / name, headers=WEB_HEADERS)
-
-
 def add_web_routes(app: FastAPI) -> None:
-    """The chat page and its files, by name (no directory is served), and /widget.js."""
+    """The chat page and its files, by name (no directory is served), /widget.js, and
+    /docs: Swagger UI from installed files and our own set-up script (``web/docs.js``),
+    so that it works offline, under ``PAGE_CSP``."""
     files = {p.name for p in WEB_DIR.iterdir() if p.suffix in WEB_TYPES}
 
     @app.get("/widget.js", include_in_schema=False)
@@ -220,8 +206,21 @@ def add_web_routes(app: FastAPI) -> None:
     def page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers=WEB_HEADERS)
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(WEB_DIR / "docs.html", headers=WEB_HEADERS)
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def swagger_file(name: str) -> FileResponse:
+        return _named_file(SWAGGER_DIR, SWAGGER_FILES, name, "file")
+
     @app.get("/{name}", include_in_schema=False)
     def web_file(name: str) -> FileResponse:
-        if name not in files:
-            raise ApiError(404, f"No page or file '{name}'.", code="not_found")
-        return FileResponse(WEB_DIR / name, headers=WEB_HEADERS)
+        return _named_file(WEB_DIR, files, name, "page or file")
+
+
+def _named_file(folder: Path, names: Collection[str], name: str, what: str) -> FileResponse:
+    """``name`` in ``folder`` when it is one of ``names``: no path is made of a request."""
+    if name not in names:
+        raise ApiError(404, f"No {what} '{name}'.", code="not_found")
+    return FileResponse(folder / name, headers=WEB_HEADERS)
