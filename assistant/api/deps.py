@@ -30,6 +30,7 @@ __all__ = [
     "SettingsDep",
     "WhatsAppDep",
     "charge",
+    "check_length",
     "check_message",
     "client_ip",
     "conversation_not_found",
@@ -147,15 +148,21 @@ def check_message(text: str, settings: Settings) -> str:
     text = text.strip()
     if not text:
         raise ApiError(422, "The message is empty.", code="empty_message", param="message")
+    check_length(text, settings)
+    return text
+
+
+def check_length(
+    text: str, settings: Settings, *, what: str = "The message", param: str = "message"
+) -> None:
+    """422 when ``text`` is longer than any message may be."""
     if len(text) > settings.max_message_chars:
         raise ApiError(
             422,
-            f"The message is {len(text)} characters long; the limit is "
-            f"{settings.max_message_chars}.",
+            f"{what} is {len(text)} characters long; the limit is {settings.max_message_chars}.",
             code="message_too_long",
-            param="message",
+            param=param,
         )
-    return text
 
 
 @dataclass

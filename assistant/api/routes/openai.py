@@ -22,7 +22,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from assistant import source_list
 from assistant.answer import Answer
-from assistant.api.deps import AssistantDep, SettingsDep, charge, check_message
+from assistant.api.deps import AssistantDep, SettingsDep, charge, check_length, check_message
 from assistant.api.errors import ApiError, stream_error
 from assistant.api.schemas import SSE_EVENTS, CitationOut, error_responses
 from assistant.api.schemas.openai import (
@@ -64,14 +64,7 @@ def _question(body: CompletionRequest, settings: Settings) -> tuple[str, list[Tu
         )
     for index, message in enumerate(body.messages[:-1]):
         text = _without_sources(message.text)
-        if len(text) > settings.max_message_chars:
-            raise ApiError(
-                422,
-                f"Message {index} is {len(text)} characters long; the limit is "
-                f"{settings.max_message_chars}.",
-                code="message_too_long",
-                param=f"messages.{index}",
-            )
+        check_length(text, settings, what=f"Message {index}", param=f"messages.{index}")
     history = [
         Turn(m.role, _without_sources(m.text))
         for m in body.messages[:-1]
