@@ -1,4 +1,10 @@
-"""What an answer is, and the offline composer that builds one from source sentences only.
+"""What an answer is, how a composer streams one, and the offline composer that builds
+one from source sentences only.
+
+Every composer (this one, ``assistant.llm.LLMComposer``) has the same contract: from the
+question, the passages it may cite, the user's language and the passages' sentences
+ranked for the question, it yields ``Event``s: text (``delta``), then ``citations``,
+then ``done`` with the ``Answer``. Citations are numbered by ``CitationNumbers``.
 
 The extractive composer never writes a claim of its own: every sentence it shows is a
 sentence of a retrieved passage, followed by the ``[n]`` of that passage. Only the
@@ -8,15 +14,16 @@ lead-in and notices are its own words, in the user's language.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from assistant.injection import clean_passages
 from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.retrieval import Passage
+from assistant.retrieval import Passage, Timings
 from assistant.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -25,11 +32,16 @@ if TYPE_CHECKING:
 __all__ = [
     "Answer",
     "Citation",
+    "CitationNumbers",
+    "Composer",
+    "Event",
     "ExtractiveComposer",
     "Sentence",
     "SentenceWeights",
+    "Trace",
     "citation_for",
     "dated_notice",
+    "events",
 ]
 
 STALE_AFTER_YEARS = 4
@@ -53,6 +65,15 @@ class Citation:
 
 
 @dataclass
+class Trace:
+    """How one answer was found, for the evaluation and the benchmarks: returned with the
+    answer rather than kept on the shared assistant, so concurrent questions keep theirs."""
+
+    timings: Timings = field(default_factory=Timings)
+    passages: list[str] = field(default_factory=list)  # ids of the passages used, best first
+
+
+@dataclass
 class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -64,9 +85,11 @@ class Answer:
     lexical_only: bool = False
     # The evidence score the refusal decision was made on (None: not retrieved, e.g. HS).
     evidence: float | None = None
+    trace: Trace = field(default_factory=Trace, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         data = asdict(self)
+        del data["trace"]
         data["citations"] = [c.as_dict() for c in self.citations]
         return data
 
@@ -85,6 +108,59 @@ def citation_for(n: int, passage: Passage, snippet: str) -> Citation:
         snippet=snippet,
         licence=str(m.get("licence", "")),
     )
+
+
+class CitationNumbers:
+    """``[1]``, ``[2]``… for passages in the order they are first cited, and the citations
+    with what each was cited for: the one numbering of every kind of answer."""
+
+    def __init__(self) -> None:
+        self._passages: dict[str, Passage] = {}
+        self._snippets: dict[str, list[str]] = {}
+
+    def number(self, passage: Passage, snippet: str) -> int:
+        """The number of ``passage`` (a new one the first time), citing it for ``snippet``."""
+        self._passages.setdefault(passage.id, passage)
+        snippets = self._snippets.setdefault(passage.id, [])
+        if snippet not in snippets:
+            snippets.append(snippet)
+        return list(self._passages).index(passage.id) + 1
+
+    def citations(self, joiner: str = " … ") -> list[Citation]:
+        """One citation a passage, in number order, its snippets joined by ``joiner``."""
+        return [
+            citation_for(n, passage, joiner.join(self._snippets[passage.id]))
+            for n, passage in enumerate(self._passages.values(), 1)
+        ]
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: ``delta`` (text), ``citations``, or ``done`` (Answer)."""
+
+    kind: Literal["delta", "citations", "done"]
+    data: object = None
+
+
+def events(answer: Answer) -> Iterator[Event]:
+    """A finished answer as a stream: its lines, its citations, then itself."""
+    for line in answer.text.splitlines(keepends=True):
+        yield Event("delta", line)
+    yield Event("citations", answer.citations)
+    yield Event("done", answer)
+
+
+class Composer(Protocol):
+    """Writes the answer once the pipeline has decided there is one to give."""
+
+    reads: int | None  # how many of the best passages it is given (None: all)
+
+    def stream(
+        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
+    ) -> Iterator[Event]:
+        """Events ending in ``done`` with the Answer (``ranked``: the sentences of the
+        retrieved passages, best first, from the retrieval query)."""
+        ...
 
 
 def _latest_year(date: str) -> int | None:
@@ -165,6 +241,7 @@ class ExtractiveComposer:
         max_sentences: int = 4,
         max_chars: int = 1000,
     ) -> None:
+        self.reads: int | None = None
         self.lexical = lexical
         self.sentence_embeddings = sentence_embeddings
         self.weights = weights or SentenceWeights()
@@ -251,6 +328,12 @@ class ExtractiveComposer:
         union = words_a | words_b
         return bool(union) and len(words_a & words_b) / len(union) > 0.7
 
+    def stream(
+        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
+    ) -> Iterator[Event]:
+        """The chosen sentences of ``ranked``, as events (see ``Composer``)."""
+        yield from events(self.answer(self.choose(ranked), language))
+
     def compose(self, question: str, passages: list[Passage], language: str) -> Answer:
         """The answer to ``question`` from ``passages``."""
         return self.answer(self.choose(self.sentences(question, passages, language)), language)
@@ -258,18 +341,7 @@ class ExtractiveComposer:
     @staticmethod
     def answer(chosen: list[Sentence], language: str) -> Answer:
         """Chosen sentences, each with the ``[n]`` of its passage, in the order chosen."""
-        numbers: dict[str, int] = {}
-        passages: dict[str, Passage] = {}
-        snippets: dict[str, list[str]] = {}
-        parts = []
-        for sentence in chosen:
-            key = sentence.passage.id
-            n = numbers.setdefault(key, len(numbers) + 1)
-            passages[key] = sentence.passage
-            snippets.setdefault(key, []).append(sentence.text)
-            parts.append(f"{sentence.text} [{n}]")
-        citations = [
-            citation_for(n, passages[key], " … ".join(snippets[key])) for key, n in numbers.items()
-        ]
+        numbers = CitationNumbers()
+        parts = [f"{s.text} [{numbers.number(s.passage, s.text)}]" for s in chosen]
         text = message("lead_in", language) + "\n\n" + "\n".join(parts)
-        return Answer(text=text, citations=citations, language=language)
+        return Answer(text=text, citations=numbers.citations(), language=language)

@@ -28,13 +28,15 @@ def _open(settings: Settings):
 
 def render(answer) -> str:
     """An answer as plain text: the answer, its notices, then the numbered sources."""
+    from assistant import source_list
+
     lines = [answer.text]
     lines += [f"\nNote: {notice}" for notice in answer.notices]
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
-            lines.append(f"[{c.n}] {c.title}" + (f" — {c.section}" if c.section != c.title else ""))
-            lines.append(f"    {c.publisher} · {c.date or 'undated'} · {c.url or c.source}")
+            about = f"{c.publisher} · {c.date or 'undated'} · {c.url or c.source}"
+            lines.append(source_list.entry(c, [about], indent="    "))
     return "\n".join(lines)
 
 
@@ -153,6 +155,11 @@ def _log_config() -> dict:
     config["loggers"]["uvicorn.access"]["filters"] = ["secrets"]
     config["loggers"]["assistant"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     config["loggers"]["ingest"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    config["loggers"]["ingest.background"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     return config
 
 

@@ -65,12 +65,14 @@ __all__ = [
     "UnknownConversation",
     "UnknownTurn",
     "make_engine",
+    "utc_now",
 ]
 
 TITLE_CHARS = 120
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """Now, time zone-aware: the default of every time column."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -107,7 +109,7 @@ class ConversationRecord(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     title: Mapped[str] = mapped_column(String(TITLE_CHARS))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     turns: Mapped[list[TurnRecord]] = relationship(
         back_populates="conversation", order_by="TurnRecord.n", cascade="all, delete-orphan"
     )
@@ -130,7 +132,7 @@ class TurnRecord(Base):
     refused: Mapped[bool] = mapped_column(Boolean)
     mode: Mapped[str] = mapped_column(String(32))
     lexical_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     # Where the question came from (web | whatsapp) and the evidence the answer stood on:
     # what the helpdesk's report of unanswered questions sorts by.
     channel: Mapped[str] = mapped_column(String(16), default="web")
@@ -151,7 +153,7 @@ class FeedbackRecord(Base):
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The first rating's time: changes are allowed for a while after it (set_feedback).
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     turn: Mapped[TurnRecord] = relationship(back_populates="feedback")
 
 
@@ -402,7 +404,7 @@ class Conversations:
             )
             if turn is None:
                 raise UnknownTurn(f"{conversation_id} has no turn {n}")
-            if turn.feedback is not None and _now() - turn.feedback.created_at > editable_for:
+            if turn.feedback is not None and utc_now() - turn.feedback.created_at > editable_for:
                 raise FeedbackFinal(f"{conversation_id} turn {n} was rated already")
             feedback = turn.feedback or FeedbackRecord(turn=turn, rating=rating)
             feedback.rating = rating

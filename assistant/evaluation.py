@@ -38,6 +38,7 @@ __all__ = [
     "format_sweep",
     "format_table",
     "half_of",
+    "hit",
     "load_items",
     "naive_answer",
     "percentile",
@@ -156,11 +157,16 @@ def source_rank(retrieved: Iterable[str], expected: Iterable[str]) -> int | None
     return next((i for i, s in enumerate(distinct, 1) if _matches(s, expected)), None)
 
 
+def hit(rank: int | None, k: int) -> bool:
+    """Whether an expected source is among the first ``k`` (``rank`` from ``source_rank``)."""
+    return rank is not None and rank <= k
+
+
 def rank_scores(ranks: Sequence[int | None]) -> dict:
     """hit@1, hit@5 and MRR of expected-source ranks (None: not retrieved)."""
     return {
-        "hit@1": _rate([r == 1 for r in ranks]),
-        "hit@5": _rate([r is not None and r <= 5 for r in ranks]),
+        "hit@1": _rate([hit(r, 1) for r in ranks]),
+        "hit@5": _rate([hit(r, 5) for r in ranks]),
         "mrr": round(statistics.mean(1 / r if r else 0.0 for r in ranks), 3) if ranks else None,
     }
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.lexical import fold
 from assistant.lexicon import translate
 
 __all__ = ["expand_query"]
@@ -67,17 +67,12 @@ pièces détachées|spare parts; repuestos|spare parts; machines|machinery; méd
 """
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def _pairs() -> list[tuple[str, str]]:
     out = []
     for entry in re.split(r"[;\n]", _TERMS):
         if "|" in entry:
             source, english = entry.split("|", 1)
-            out.append((_fold(source.strip()), english.strip()))
+            out.append((fold(source.strip()), english.strip()))
     return out
 
 
@@ -90,8 +85,8 @@ def _table(country_csv: str | None) -> list[tuple[re.Pattern[str], str]]:
                 english = row.get("CLDR display name") or row.get("UNTERM English Short") or ""
                 for column in ("UNTERM French Short", "official_name_fr", "official_name_es"):
                     name = re.sub(r"\s*\((le|la|les|l')\)\s*$", "", row.get(column, "")).strip()
-                    if name and english and _fold(name) != _fold(english) and len(name) > 3:
-                        pairs.append((_fold(name), english))
+                    if name and english and fold(name) != fold(english) and len(name) > 3:
+                        pairs.append((fold(name), english))
     pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
     return [(re.compile(rf"\b{re.escape(src)}\b"), english) for src, english in pairs]
 
@@ -106,7 +101,7 @@ def expand_query(
     then those learned from the parallel texts under ``parallel_dir`` (assistant.lexicon)."""
     if language == "en":
         return query
-    folded = _fold(query)
+    folded = fold(query)
     extra: list[str] = []
     for pattern, english in _table(str(country_csv) if country_csv else None):
         if pattern.search(folded):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LexicalIndex", "LexicalRecords", "tokenize"]
+__all__ = ["LexicalIndex", "LexicalRecords", "fold", "tokenize"]
 
 # Small stop lists for the languages we answer in; BM25's idf handles the rest.
 _STOP_WORDS = """
@@ -38,7 +38,8 @@ _STOP = frozenset(_STOP_WORDS.split())
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower case without accents: "Règlement" -> "reglement"."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -47,7 +48,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded words and numbers ("30.37", "2,500"), minus stop words;
     a trailing plural "s" is dropped so that "invoices" finds "invoice"."""
     tokens = []
-    for token in _TOKEN.findall(_fold(text)):
+    for token in _TOKEN.findall(fold(text)):
         if token in _STOP:
             continue
         if len(token) > 4 and token.endswith("s") and not token[-2].isdigit():

@@ -3,12 +3,13 @@
 After generation every ``[n]`` must name a passage that was given, and each sentence
 must be supported by the passages it cites (shared words, or embedding similarity
 when the answer is in another language than the source). Unsupported sentences are
-dropped; if nothing cited survives, the caller falls back to the extractive answer.
+dropped; if nothing cited survives, or the model fails, the extractive answer stands in.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,14 +20,23 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant import prompts
-from assistant.answer import Answer, citation_for
+from assistant.answer import (
+    Answer,
+    CitationNumbers,
+    Event,
+    ExtractiveComposer,
+    Sentence,
+)
 from assistant.injection import clean_passages, strip_urls
+from assistant.language import message
 from assistant.lexical import tokenize
 from assistant.retrieval import Passage
 from assistant.sentences import split_sentences
 from assistant.settings import Settings
 
 __all__ = ["GroundingCheck", "LLMComposer", "make_chat_model"]
+
+log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _ANY_MARKER = re.compile(r"\[(?:[^\]]{0,20})\]")
@@ -102,20 +112,53 @@ class GroundingCheck:
 
 
 class LLMComposer:
-    def __init__(self, model: BaseChatModel, check: GroundingCheck) -> None:
+    """The model's answer, checked against the passages (see ``assistant.answer.Composer``);
+    ``fallback`` answers when the model fails or cites nothing it may."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        check: GroundingCheck,
+        fallback: ExtractiveComposer | None = None,
+        *,
+        reads: int | None = None,
+    ) -> None:
         self.model = model
         self.check = check
+        self.fallback = fallback
+        self.reads = reads
 
-    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str]:
+    def stream(
+        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
+    ) -> Iterator[Event]:
+        """The model's tokens as it writes them, then the checked answer's citations and
+        the answer; the fallback's answer (from ``ranked``), noticed, when the model fails
+        or no sentence survives the check."""
+        assert self.fallback is not None
+        raw: list[str] = []
+        try:
+            for token in self.tokens(question, passages, language):
+                raw.append(token)
+                yield Event("delta", token)
+        except Exception as exc:  # timeouts, refused connections, bad replies: never a 500
+            log.warning("LLM failed, answering extractively: %s", exc)
+            answer = self.fallback.answer(self.fallback.choose(ranked), language)
+            answer.notices.insert(0, message("llm_unavailable", language))
+        else:
+            checked = self.finish("".join(raw), passages, language)
+            if checked is None:
+                checked = self.fallback.answer(self.fallback.choose(ranked), language)
+                checked.notices.insert(0, message("llm_fallback", language))
+            answer = checked
+        yield Event("citations", answer.citations)
+        yield Event("done", answer)
+
+    def tokens(self, question: str, passages: list[Passage], language: str) -> Iterator[str]:
         """Raw tokens as the model writes them (unchecked: ``finish`` checks the whole)."""
         for chunk in self.model.stream(build_messages(question, passages, language)):
             text = chunk.content if isinstance(chunk.content, str) else ""
             if text:
                 yield text
-
-    def generate(self, question: str, passages: list[Passage], language: str) -> str:
-        reply = self.model.invoke(build_messages(question, passages, language))
-        return reply.content if isinstance(reply.content, str) else str(reply.content)
 
     def finish(self, raw: str, passages: list[Passage], language: str) -> Answer | None:
         """The checked answer, or None when no sentence is both cited and supported.
@@ -125,10 +168,10 @@ class LLMComposer:
         passages = clean_passages(passages)
         allowed = {str(p.metadata.get("url", "")) for p in passages}
         kept: list[str] = []
-        used: dict[int, list[str]] = {}
+        numbers = CitationNumbers()
         dropped = 0
         for sentence in _sentences(raw):
-            numbers = [
+            given = [
                 int(n)
                 for group in _MARKER.findall(sentence)
                 for n in group.split(",")
@@ -136,30 +179,21 @@ class LLMComposer:
             ]
             plain = _ANY_MARKER.sub("", strip_urls(sentence, allowed))
             plain = re.sub(r"\s+([.,;:!?])", r"\1", plain).strip()
-            cited = [passages[n - 1] for n in dict.fromkeys(numbers)]
+            cited = [passages[n - 1] for n in dict.fromkeys(given)]
             if not plain:
                 continue
             if not cited or not self.check.supported(plain, cited):
                 dropped += 1
                 continue
-            for n in dict.fromkeys(numbers):
-                used.setdefault(n, []).append(_best_snippet(plain, passages[n - 1]))
-            markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+            # Renumbered: citations read 1, 2, 3 in the order they are first used.
+            markers = "".join(f"[{numbers.number(p, _best_snippet(plain, p))}]" for p in cited)
             end = plain[-1] if plain[-1] in ".!?" else ""
             kept.append(f"{plain[: len(plain) - len(end)]} {markers}{end}")
-        if not used:
+        if not kept:
             return None
-        # Renumber so citations read 1, 2, 3 in the order they are first used.
-        order = {old: new for new, old in enumerate(used, 1)}
-        text = " ".join(
-            re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]", sentence)
-            for sentence in kept
+        answer = Answer(
+            text=" ".join(kept), citations=numbers.citations(), language=language, mode="llm"
         )
-        citations = [
-            citation_for(order[old], passages[old - 1], " … ".join(dict.fromkeys(snips)))
-            for old, snips in used.items()
-        ]
-        answer = Answer(text=text, citations=citations, language=language, mode="llm")
         if dropped:
             answer.notices.append(f"{dropped} unsupported sentence(s) removed")
         return answer

@@ -13,18 +13,27 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from assistant.answer import Answer, ExtractiveComposer, Sentence, citation_for, dated_notice
+from assistant.answer import (
+    Answer,
+    CitationNumbers,
+    Composer,
+    Event,
+    ExtractiveComposer,
+    Trace,
+    dated_notice,
+    events,
+)
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
 from assistant.hs import HSLookup, asks_for_hs_code, product_description
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
-from assistant.retrieval import Passage, Retriever
+from assistant.retrieval import Passage, Retriever, Timings
 from assistant.scope import asks_out_of_scope, unmatched_countries
 from assistant.settings import Settings
 from assistant.smalltalk import small_talk
@@ -44,14 +53,6 @@ _FOLLOW_UP = re.compile(
 class Turn:
     role: Literal["user", "assistant"]
     content: str
-
-
-@dataclass
-class Event:
-    """One step of a streamed answer: ``delta`` (text), ``citations``, or ``done`` (Answer)."""
-
-    kind: Literal["delta", "citations", "done"]
-    data: object = None
 
 
 def merge_history(question: str, history: Sequence[Turn]) -> str:
@@ -102,6 +103,10 @@ class Assistant:
     hs: HSLookup
     llm: LLMComposer | None = None
     today: Callable[[], dt.date] = dt.date.today
+    composer: Composer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.composer = self.llm or self.extractive
 
     @classmethod
     def from_settings(
@@ -120,16 +125,20 @@ class Assistant:
         retriever = Retriever(lexical, store, k=settings.retrieval_k, dense_ready=dense_ready)
         model = make_chat_model(settings)
         embeddings = store.embeddings if store is not None else None
-        llm = LLMComposer(model, GroundingCheck(embeddings)) if model is not None else None
         if sentences is None and settings.sentence_embedder:
             sentences = part_named(embeddings, settings.sentence_embedder) or _sentence_model(
                 settings.sentence_embedder
             )
+        extractive = ExtractiveComposer(lexical, sentences)
+        llm = None
+        if model is not None:
+            check = GroundingCheck(embeddings)
+            llm = LLMComposer(model, check, extractive, reads=settings.llm_passages)
         return cls(
             settings=settings,
             retriever=retriever,
             lexical=lexical,
-            extractive=ExtractiveComposer(lexical, sentences),
+            extractive=extractive,
             hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
             llm=llm,
         )
@@ -182,9 +191,14 @@ class Assistant:
         )
 
     def _finalise(
-        self, answer: Answer, passages: list[Passage], evidence: float | None = None
+        self,
+        answer: Answer,
+        passages: list[Passage],
+        evidence: float | None = None,
+        timings: Timings | None = None,
     ) -> Answer:
         answer.evidence = evidence
+        answer.trace = Trace(timings or Timings(), [p.id for p in passages])
         answer.retrieved = list(dict.fromkeys(p.source for p in passages))
         answer.lexical_only = not self.retriever.dense_ready
         if answer.lexical_only and not answer.refused:
@@ -195,7 +209,11 @@ class Assistant:
         return answer
 
     def _refusal(
-        self, language: str, passages: list[Passage], evidence: float | None = None
+        self,
+        language: str,
+        passages: list[Passage],
+        evidence: float | None = None,
+        timings: Timings | None = None,
     ) -> Answer:
         return self._finalise(
             Answer(
@@ -203,6 +221,7 @@ class Assistant:
             ),
             passages,
             evidence,
+            timings,
         )
 
     def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
@@ -216,23 +235,13 @@ class Assistant:
         if not result:
             return None
         found = result.candidates
-        numbers: dict[str, int] = {}
-        lines = []
-        for candidate in found:
-            n = numbers.setdefault(candidate.passage.id, len(numbers) + 1)
-            lines.append(
-                f"- {candidate.code[:4]}.{candidate.code[4:]} ({candidate.code}): "
-                f"{candidate.description} — heading {candidate.heading} [{n}]"
-            )
-        by_id = {c.passage.id: c for c in found}
-        citations = [
-            citation_for(
-                n,
-                by_id[pid].passage,
-                "\n".join(c.line for c in found if c.passage.id == pid),
-            )
-            for pid, n in numbers.items()
+        numbers = CitationNumbers()
+        lines = [
+            f"- {c.code[:4]}.{c.code[4:]} ({c.code}): {c.description} — heading {c.heading} "
+            f"[{numbers.number(c.passage, c.line)}]"
+            for c in found
         ]
+        citations = numbers.citations("\n")
         if result.unsure and query == question:
             options = " / ".join(f"“{d}”" for d in result.distinctions())
             text = "\n".join(
@@ -273,11 +282,11 @@ class Assistant:
         filters: dict[str, str] | None = None,
     ) -> Iterator[Event]:
         if (own := small_talk(question)) is not None:
-            yield from self._emit(own)
+            yield from events(own)
             return
         language = detect_language(question)
         if asks_out_of_scope(question):
-            yield from self._emit(self._refusal(language, []))
+            yield from events(self._refusal(language, []))
             return
         query = self.rewrite(question, history)
         corpus = self.settings.corpus_dir
@@ -287,59 +296,21 @@ class Assistant:
             current = expand_query(question, language, self.countries, corpus)
             hs_answer = self._hs_answer(expanded, current, language)
             if hs_answer is not None:
-                yield from self._emit(hs_answer)
+                yield from events(hs_answer)
                 return
 
-        passages = self.retriever.search(expanded, filters=filters)
+        timings = Timings()
+        passages = self.retriever.search(expanded, filters=filters, timings=timings)
         ranked = self.extractive.sentences(expanded, passages, language)
         passages = self.extractive.rerank(passages, ranked)
         evidence = self.evidence(expanded, passages).score
         # No quotable sentence in any passage (tables, headings): nothing to cite.
         if not ranked or evidence < self.settings.refusal_threshold:
-            yield from self._emit(self._refusal(language, passages, evidence))
+            yield from events(self._refusal(language, passages, evidence, timings))
             return
 
-        if self.llm is not None:
-            shown = passages[: self.settings.llm_passages]
-            yield from self._llm_stream(question, shown, language, ranked, evidence)
-            return
-        answer = self.extractive.answer(self.extractive.choose(ranked), language)
-        yield from self._emit(self._finalise(answer, passages, evidence))
-
-    def _emit(self, answer: Answer) -> Iterator[Event]:
-        for line in answer.text.splitlines(keepends=True):
-            yield Event("delta", line)
-        yield Event("citations", answer.citations)
-        yield Event("done", answer)
-
-    def _llm_stream(
-        self,
-        question: str,
-        passages: list[Passage],
-        language: str,
-        ranked: list[Sentence],
-        evidence: float,
-    ) -> Iterator[Event]:
-        """The model's answer, checked; the extractive answer (from the same ranked
-        sentences of the rewritten question) when it fails or cites nothing it may."""
-        assert self.llm is not None
-        raw: list[str] = []
-        try:
-            for token in self.llm.stream(question, passages, language):
-                raw.append(token)
-                yield Event("delta", token)
-        except Exception as exc:  # timeouts, refused connections, bad replies: never a 500
-            log.warning("LLM failed, answering extractively: %s", exc)
-            fallback = self.extractive.answer(self.extractive.choose(ranked), language)
-            fallback.notices.insert(0, message("llm_unavailable", language))
-            answer = self._finalise(fallback, passages, evidence)
-            yield Event("citations", answer.citations)
-            yield Event("done", answer)
-            return
-        checked = self.llm.finish("".join(raw), passages, language)
-        if checked is None:
-            checked = self.extractive.answer(self.extractive.choose(ranked), language)
-            checked.notices.insert(0, message("llm_fallback", language))
-        answer = self._finalise(checked, passages, evidence)
-        yield Event("citations", answer.citations)
-        yield Event("done", answer)
+        shown = passages[: self.composer.reads]
+        for event in self.composer.stream(question, shown, language, ranked):
+            if event.kind == "done":
+                self._finalise(event.data, shown, evidence, timings)
+            yield event

@@ -18,7 +18,7 @@ from assistant.lexical import LexicalIndex, tokenize
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
-__all__ = ["FILTER_KEYS", "Passage", "Retriever", "matches"]
+__all__ = ["FILTER_KEYS", "Passage", "Retriever", "Timings", "matches"]
 
 FILTER_KEYS = ("jurisdiction", "topic", "language", "source")
 _EXACT = ("jurisdiction", "language")
@@ -68,6 +68,9 @@ def matches(metadata: dict, filters: dict[str, str]) -> bool:
 
 @dataclass
 class Timings:
+    """Seconds spent in each step of one search; the caller's own, so that concurrent
+    searches on one shared retriever never mix their figures."""
+
     embed: float = 0.0
     dense: float = 0.0
     lexical: float = 0.0
@@ -93,13 +96,14 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self._dense_ready = dense_ready or (lambda: store is not None)
-        self.last_timings = Timings()
 
     @property
     def dense_ready(self) -> bool:
         return self.store is not None and self._dense_ready()
 
-    def _dense(self, query: str, filters: dict[str, str], n: int) -> list[Passage]:
+    def _dense(
+        self, query: str, filters: dict[str, str], n: int, timings: Timings
+    ) -> list[Passage]:
         assert self.store is not None
         t0 = time.perf_counter()
         vector = self.store.embeddings.embed_query(query)
@@ -112,8 +116,8 @@ class Retriever:
         hits = self.store.similarity_search_by_vector_with_relevance_scores(
             vector, k=fetch, filter=where
         )
-        self.last_timings.embed += t1 - t0
-        self.last_timings.dense += time.perf_counter() - t1
+        timings.embed += t1 - t0
+        timings.dense += time.perf_counter() - t1
         passages = [
             Passage(
                 id=str(doc.id),
@@ -126,27 +130,35 @@ class Retriever:
         ]
         return passages[:n]
 
-    def _lexical(self, query: str, filters: dict[str, str], n: int) -> list[Passage]:
+    def _lexical(
+        self, query: str, filters: dict[str, str], n: int, timings: Timings
+    ) -> list[Passage]:
         t0 = time.perf_counter()
         if filters:
             # Over-fetch then filter, so rare filters still find their passages.
             hits = [h for h in self.lexical.search(query, k=n * 20) if matches(h[2], filters)][:n]
         else:
             hits = self.lexical.search(query, k=n)
-        self.last_timings.lexical += time.perf_counter() - t0
+        timings.lexical += time.perf_counter() - t0
         return [Passage(id=i, text=t, metadata=m, lexical=s) for i, t, m, s in hits]
 
     def search(
-        self, query: str, *, k: int | None = None, filters: dict[str, str] | None = None
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: dict[str, str] | None = None,
+        timings: Timings | None = None,
     ) -> list[Passage]:
-        """The best ``k`` passages for ``query`` that pass ``filters``."""
-        self.last_timings = Timings()
+        """The best ``k`` passages for ``query`` that pass ``filters``; the seconds each
+        step took are added to ``timings``, when given."""
+        timings = timings if timings is not None else Timings()
         filters = {key: value for key, value in (filters or {}).items() if value}
         k = k or self.k
         n = max(self.candidates, k)
-        rankings = [self._lexical(query, filters, n)]
+        rankings = [self._lexical(query, filters, n, timings)]
         if self.dense_ready:
-            rankings.insert(0, self._dense(query, filters, n))
+            rankings.insert(0, self._dense(query, filters, n, timings))
         t0 = time.perf_counter()
         fused: dict[str, Passage] = {}
         for ranking in rankings:
@@ -158,7 +170,7 @@ class Retriever:
                     merged.lexical = merged.lexical if passage.lexical is None else passage.lexical
         ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)
         result = _dedupe(ranked, k)
-        self.last_timings.fusion = time.perf_counter() - t0
+        timings.fusion = time.perf_counter() - t0
         return result
 
 

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from assistant.conversations import Base, UTCDateTime
+from assistant.conversations import Base, UTCDateTime, utc_now
 from assistant.embeddings import NamedEmbeddings
 from assistant.settings import Settings
 from ingest.documents import UPLOADS_ROOT, SourceFile
@@ -63,10 +63,6 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class UploadRecord(Base):
     __tablename__ = "uploads"
 
@@ -86,9 +82,9 @@ class UploadRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
     added_by: Mapped[str] = mapped_column(String(64))
-    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_by: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     @property
     def source(self) -> str:
@@ -102,7 +98,7 @@ class AuditRecord(Base):
     __tablename__ = "helpdesk_audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
     key_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(16))  # upload | replace | delete
     document_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -499,9 +495,9 @@ class Uploads:
             status="queued",
             chunks=staged.chunks,
             added_by=key,
-            added_at=_now(),
+            added_at=utc_now(),
             updated_by=key,
-            updated_at=_now(),
+            updated_at=utc_now(),
         )
 
     def _place(self, staged: _Staged, row: UploadRecord) -> None:
@@ -536,7 +532,7 @@ def _audit(action: str, row: UploadRecord, key_name: str) -> AuditRecord:
         filename=row.filename,
         title=row.title,
         version=row.version,
-        at=_now(),
+        at=utc_now(),
     )
 
 

@@ -39,7 +39,7 @@ import httpx
 from assistant.evaluation import percentile
 from assistant.settings import PROJECT_ROOT, Settings
 from bench.query import export_tree
-from tests.servers import free_port, wait_until_ready
+from tests.support.servers import free_port, wait_until_ready
 
 # Questions an exporter might type, in the corpus's two main languages (none is from
 # the evaluation sets); a few are out of scope, as in real traffic.

@@ -27,18 +27,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.evaluation import EvalItem, load_items, percentile, retrieval_query, source_rank
+from assistant.evaluation import (
+    EvalItem,
+    hit,
+    load_items,
+    percentile,
+    retrieval_query,
+    source_rank,
+)
 from assistant.pipeline import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT = PROJECT_ROOT.parent / "shared/eval/dev.jsonl"
 STAGES = ("embed", "dense", "lexical", "fusion", "compose", "total", "floor", "naive")
 MARK = "bench-round "  # prefix of a child's result lines, whatever else prints to stdout
-
-
-def hit_at_5(expected: list[str], sources: list[str]) -> bool:
-    rank = source_rank(sources, expected)
-    return rank is not None and rank <= 5
 
 
 def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
@@ -50,7 +52,7 @@ def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
         started = time.perf_counter()
         answer = bot.answer(item.question, item.turns)
         total = time.perf_counter() - started
-        t = bot.retriever.last_timings
+        t = answer.trace.timings
         retrieval = t.embed + t.dense + t.lexical + t.fusion
         for name, value in (
             ("embed", t.embed),
@@ -71,9 +73,9 @@ def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
         baseline = store.similarity_search(query, k=4)
         out["naive"].append(time.perf_counter() - started)
         if item.answerable and item.sources:
-            out["ours"].append(hit_at_5(item.sources, answer.retrieved))
+            out["ours"].append(hit(source_rank(answer.retrieved, item.sources), 5))
             sources = [d.metadata["source"] for d in baseline]
-            out["naive_hit"].append(hit_at_5(item.sources, sources))
+            out["naive_hit"].append(hit(source_rank(sources, item.sources), 5))
     return out
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from assistant.embeddings import make_embeddings
 from assistant.evaluation import EvalItem, load_items, rank_scores, retrieval_query, source_rank
 from assistant.lexical import LexicalIndex
-from assistant.retrieval import Retriever
+from assistant.retrieval import Retriever, Timings
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
@@ -97,7 +97,9 @@ def main() -> None:
             dense, hybrid, started = [], [], time.perf_counter()
             for item in items:
                 query = retrieval_query(item)
-                dense.append((item, [p.source for p in retriever._dense(query, {}, args.k)]))
+                dense.append(
+                    (item, [p.source for p in retriever._dense(query, {}, args.k, Timings())])
+                )
                 hybrid.append((item, [p.source for p in retriever.search(query, k=args.k)]))
             query_ms = 1000 * (time.perf_counter() - started) / len(items)
             row = {

@@ -24,7 +24,7 @@ import httpx
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from tests.servers import free_port, wait_until_ready
+from tests.support.servers import free_port, wait_until_ready
 
 QUESTION = "What is the Zorbian plush levy in Quokkaland?"
 _FILLER = (

@@ -17,7 +17,7 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from ingest.structure import clip, promote_structure, short_title
 
-__all__ = ["SEP", "Chunker", "chunk_id"]
+__all__ = ["SEP", "Chunker", "chunk_id", "parse_chunk_id"]
 
 SEP = "::"
 
@@ -32,6 +32,13 @@ def chunk_id(root: str, source: str, position: int, chunk: Document) -> str:
         (chunk.page_content + json.dumps(chunk.metadata, sort_keys=True, default=str)).encode()
     ).hexdigest()[:16]
     return SEP.join((root, source, str(position), digest))
+
+
+def parse_chunk_id(id_: str) -> tuple[str, str, int]:
+    """(root, source, position) of a ``chunk_id``; a source path may itself hold ``SEP``."""
+    root, rest = id_.split(SEP, 1)
+    source, position, _ = rest.rsplit(SEP, 2)
+    return root, source, int(position)
 
 
 class Chunker:

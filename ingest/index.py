@@ -33,7 +33,7 @@ from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
 from assistant.lexical import LexicalIndex
 from assistant.settings import Settings
 from assistant.store import check_collection, chroma_client, existing_collection, vector_store
-from ingest.chunking import SEP, Chunker, chunk_id
+from ingest.chunking import Chunker, chunk_id, parse_chunk_id
 from ingest.documents import SourceFile, discover, load_source, root_label
 from ingest.loaders import LoadError
 from ingest.manifest import Manifest
@@ -105,11 +105,6 @@ def index_locks(data_dir: Path) -> tuple[FileLock, FileLock]:
     return FileLock(data_dir / ".lexical.lock"), FileLock(data_dir / ".dense.lock")
 
 
-def _parse_id(chunk_id_: str) -> Key:
-    root, rest = chunk_id_.split(SEP, 1)
-    return root, rest.rsplit(SEP, 2)[0]
-
-
 class Indexer:
     """Ingest folders into the configured Chroma collection and BM25 records."""
 
@@ -171,7 +166,7 @@ class Indexer:
         while True:
             page = collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
             for id_ in page:
-                grouped.setdefault(_parse_id(id_), set()).add(id_)
+                grouped.setdefault(parse_chunk_id(id_)[:2], set()).add(id_)
             if len(page) < _PAGE:
                 return grouped
             offset += _PAGE

@@ -13,10 +13,10 @@ from assistant.embeddings import NamedEmbeddings, make_embeddings
 from assistant.settings import Settings
 
 pytest_plugins = [
-    "tests.llm_server",
-    "tests.app_fixtures",
-    "tests.browser_fixtures",
-    "tests.postgres",
+    "tests.support.llm_server",
+    "tests.support.app_fixtures",
+    "tests.support.browser_fixtures",
+    "tests.support.postgres",
 ]
 
 DATA = Path(__file__).parent / "data"

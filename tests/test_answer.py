@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import ExtractiveComposer, dated_notice
+from assistant.answer import CitationNumbers, ExtractiveComposer, dated_notice
 from assistant.embeddings import make_embeddings
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import Passage
@@ -117,3 +117,25 @@ def test_dated_sources_are_named_with_their_date(composer):
 
     notice = dated_notice(answer.citations, "en", 2026)
     assert notice is not None and "[1] (2015)" in notice
+
+
+def test_citations_are_numbered_in_the_order_passages_are_first_cited():
+    numbers = CitationNumbers()
+    cited = [(BONDS, "a"), (PENALTY, "b"), (BONDS, "c")]
+    assert [numbers.number(passage, snippet) for passage, snippet in cited] == [1, 2, 1]
+    assert numbers.number(BONDS, "a") == 1  # the same snippet again: cited once
+    citations = numbers.citations()
+    assert [(c.n, c.source, c.snippet) for c in citations] == [
+        (1, "bonds.md", "a … c"),
+        (2, "penalties.md", "b"),
+    ]
+
+
+def test_the_composer_streams_its_answer_lines_then_citations_then_the_answer(composer):
+    question = "When is a bond cancelled?"
+    ranked = composer.sentences(question, [PENALTY, BONDS], "en")
+    events = list(composer.stream(question, [PENALTY, BONDS], "en", ranked))
+    assert [e.kind for e in events[-2:]] == ["citations", "done"]
+    answer = events[-1].data
+    assert "".join(e.data for e in events[:-2]) == answer.text
+    assert answer == composer.compose(question, [PENALTY, BONDS], "en")

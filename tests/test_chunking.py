@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from ingest.chunking import Chunker, chunk_id
+from ingest.chunking import Chunker, chunk_id, parse_chunk_id
 from ingest.loaders import load_file
 from ingest.structure import promote_structure, short_title
 from tests.conftest import DATA
@@ -97,3 +97,8 @@ def test_short_title_drops_eu_boilerplate():
         "on consumer rights (Text with EEA relevance)"
     )
     assert short_title(title) == "Directive 2011/83/EU on consumer rights"
+
+
+def test_a_chunk_id_gives_back_its_root_source_and_position():
+    chunk = Document(page_content="text", metadata={"source": "a::b.md"})
+    assert parse_chunk_id(chunk_id("uploads", "a::b.md", 7, chunk)) == ("uploads", "a::b.md", 7)

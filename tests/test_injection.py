@@ -19,7 +19,7 @@ from assistant.retrieval import Passage
 from assistant.store import chroma_client, vector_store
 from ingest.index import Indexer
 from tests.conftest import DATA, copy_sample_corpus, make_settings
-from tests.llm_server import LlamaServer
+from tests.support.llm_server import LlamaServer
 
 HOSTILE = DATA / "hostile" / "exporting-to-japan.md"
 HOSTILE_SOURCE = "guides/exporting-to-japan.md"

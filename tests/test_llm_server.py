@@ -1,4 +1,4 @@
-"""The real LLM server of tests/llm_server.py answers the official OpenAI client, and its
+"""The real LLM server of tests/support/llm_server.py answers the official OpenAI client, and its
 fixtures say in one line when it dies."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.llm_server import ROOT, LlamaServer
+from tests.support.llm_server import ROOT, LlamaServer
 
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 LONG_QUESTION = [{"role": "user", "content": "Write a long story about a ship and its cargo."}]
@@ -95,7 +95,15 @@ def test_a_dead_server_is_reported_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "test_inner.py").write_text(INNER_TESTS)
     path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    command = [sys.executable, "-m", "pytest", "-p", "tests.llm_server", "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "tests.support.llm_server",
+        "-p",
+        "no:cacheprovider",
+    ]
     result = subprocess.run(
         [*command, "--basetemp", str(tmp_path / "tmp"), "test_inner.py"],
         cwd=tmp_path,

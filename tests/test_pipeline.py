@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -15,7 +16,7 @@ from assistant.store import chroma_client, vector_store
 
 @pytest.fixture(scope="module")
 def built(sample_index):
-    """The session's index of the sample corpus (see tests/app_fixtures.py)."""
+    """The session's index of the sample corpus (see tests/support/app_fixtures.py)."""
     return sample_index
 
 
@@ -134,11 +135,28 @@ def test_passages_with_nothing_quotable_are_refused_not_answered_empty(assistant
     """A table row or a heading is no answer: with no sentence to quote, refuse."""
 
     class TablesOnly(Retriever):
-        def search(self, query, *, k=None, filters=None):
-            found = super().search(query, k=k, filters=filters)
+        def search(self, query, *, k=None, filters=None, timings=None):
+            found = super().search(query, k=k, filters=filters, timings=timings)
             return [replace(p, text="## Borrow against invoices\n| a | b |") for p in found]
 
     retriever = assistant.retriever
     tables = TablesOnly(retriever.lexical, retriever.store, k=retriever.k)
     answer = replace(assistant, retriever=tables).answer("How much of an invoice can I borrow?")
     assert answer.refused and not answer.citations
+
+
+def test_each_answer_carries_its_own_trace_under_concurrent_questions(assistant):
+    """Timings and passages come back with the answer: nothing of a request is left on the
+    shared assistant or retriever for another request to read."""
+    questions = [
+        "How much of an invoice can I borrow with invoice factoring?",
+        "Combien de jours le consommateur a-t-il pour se rétracter ?",
+    ] * 3
+    alone = {q: assistant.answer(q).trace.passages for q in set(questions)}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(assistant.answer, questions))
+    for question, answer in zip(questions, answers, strict=True):
+        assert answer.trace.passages == alone[question]
+        assert answer.trace.timings.lexical > 0 and answer.trace.timings.fusion > 0
+    assert alone[questions[0]] != alone[questions[1]]
+    assert not hasattr(assistant.retriever, "last_timings")

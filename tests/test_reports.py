@@ -163,7 +163,7 @@ def test_stale_sources_are_listed_most_cited_first(history):
 
 @pytest.mark.slow
 def test_an_older_database_gets_the_new_columns(database_url):
-    """``database_url``: SQLite and a real PostgreSQL (tests/postgres.py)."""
+    """``database_url``: SQLite and a real PostgreSQL (tests/support/postgres.py)."""
     url = database_url
     Conversations.from_url(url).close()
     with make_engine(url).begin() as connection:  # as before turns kept channel and evidence

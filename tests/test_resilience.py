@@ -15,7 +15,7 @@ from assistant.retrieval import Retriever
 from assistant.store import chroma_address, chroma_client, vector_store
 from ingest.index import Indexer
 from tests.conftest import PYTHON, subprocess_env
-from tests.servers import ChromaServer
+from tests.support.servers import ChromaServer
 from tests.test_index import index_contents
 
 pytestmark = pytest.mark.slow

@@ -2,15 +2,17 @@
 
 Nothing happens at import: the lifespan opens the conversations database, wires an
 assistant that answers from keyword search at once, and starts the background
-indexing that later hands it the vector store (see ``assistant.api.indexing``).
+indexing that later hands it the vector store (see ``ingest.background``).
 Components live on ``app.state``; routes reach them through ``assistant.api.deps``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
@@ -18,8 +20,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
-from assistant.api.indexing import BackgroundIndexer
-from assistant.api.library import Library
 from assistant.api.protocol import HeadAsGet
 from assistant.api.routes import (
     chat,
@@ -34,19 +34,27 @@ from assistant.api.routes import (
     whatsapp,
 )
 from assistant.api.schemas import error_responses
+from assistant.channels.bridge import Bridge, WhatsAppWorker
+from assistant.channels.records import WhatsAppRecords
+from assistant.channels.whatsapp import GraphClient, missing_settings
 from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
+from assistant.library import Library
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 from assistant.uploads import UploadIndexer, Uploads
+from ingest.background import BackgroundIndexer
 
 __all__ = ["WEB_DIR", "create_app"]
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = PROJECT_ROOT / "web"
+# Swagger UI as the fastapi-offline package installs it: /docs needs no CDN.
+SWAGGER_DIR = Path(importlib.util.find_spec("fastapi_offline").origin).parent / "static"
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 WIDGET_PARTS = ("chat-core.js", "widget.js")  # served together as /widget.js
 
 WEB_TYPES = {".html", ".js", ".css"}
@@ -92,10 +100,20 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.uploads, lambda: indexer.embeddings, on_lexical=warm_keyword_index
         )
         state.upload_indexer.start()
+        state.phone_bridge = Bridge(
+            settings,
+            WhatsAppRecords(state.conversations.engine),
+            state.conversations,
+            lambda: state.assistant,
+            state.budgets,
+        )
+        state.whatsapp = _whatsapp_worker(settings, state.phone_bridge)
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
             yield
         finally:
+            if state.whatsapp is not None:
+                state.whatsapp.stop()
             state.upload_indexer.stop()
             indexer.stop()
             state.retention.stop()
@@ -103,6 +121,19 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.conversations.close()
 
     return lifespan
+
+
+def _whatsapp_worker(settings: Settings, bridge: Bridge) -> WhatsAppWorker | None:
+    """The running worker that answers Meta's webhooks; None when WhatsApp is not set up
+    (a warning when it is only partly)."""
+    missing = missing_settings(settings)
+    if missing:
+        if len(missing) < 3:
+            log.warning("WhatsApp webhook off: %s not set", ", ".join(missing))
+        return None
+    worker = WhatsAppWorker(bridge, GraphClient.from_settings(settings))
+    worker.start()
+    return worker
 
 
 def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings | None = None):
@@ -113,8 +144,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         summary="Answers export, customs and cross-border VAT questions with cited sources.",
         version="0.1.0",
         lifespan=_lifespan(settings, embeddings),
-        # Swagger UI and ReDoc come from a CDN: blank offline, and outside our CSP.
-        # The schema stays at /openapi.json.
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN: blank offline, and outside
+        # our CSP. /docs is ours (``add_docs_routes``); the schema is at /openapi.json.
         docs_url=None,
         redoc_url=None,
     )
@@ -161,7 +192,9 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
 
 
 def add_web_routes(app: FastAPI) -> None:
-    """The chat page and its files, by name (no directory is served), and /widget.js."""
+    """The chat page and its files, by name (no directory is served), /widget.js, and
+    /docs: Swagger UI from installed files and our own set-up script (``web/docs.js``),
+    so that it works offline, under ``PAGE_CSP``."""
     files = {p.name for p in WEB_DIR.iterdir() if p.suffix in WEB_TYPES}
 
     @app.get("/widget.js", include_in_schema=False)
@@ -173,8 +206,21 @@ def add_web_routes(app: FastAPI) -> None:
     def page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers=WEB_HEADERS)
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(WEB_DIR / "docs.html", headers=WEB_HEADERS)
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def swagger_file(name: str) -> FileResponse:
+        return _named_file(SWAGGER_DIR, SWAGGER_FILES, name, "file")
+
     @app.get("/{name}", include_in_schema=False)
     def web_file(name: str) -> FileResponse:
-        if name not in files:
-            raise ApiError(404, f"No page or file '{name}'.", code="not_found")
-        return FileResponse(WEB_DIR / name, headers=WEB_HEADERS)
+        return _named_file(WEB_DIR, files, name, "page or file")
+
+
+def _named_file(folder: Path, names: Collection[str], name: str, what: str) -> FileResponse:
+    """``name`` in ``folder`` when it is one of ``names``: no path is made of a request."""
+    if name not in names:
+        raise ApiError(404, f"No {what} '{name}'.", code="not_found")
+    return FileResponse(folder / name, headers=WEB_HEADERS)

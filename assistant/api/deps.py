@@ -9,24 +9,28 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from assistant.api.errors import RETRY_SECONDS, ApiError
-from assistant.api.indexing import BackgroundIndexer
-from assistant.api.library import Library
 from assistant.api.protocol import address_key
 from assistant.api.schemas import ChatRequest
+from assistant.channels.bridge import Bridge, WhatsAppWorker
 from assistant.conversations import Conversations
+from assistant.library import Library
 from assistant.pipeline import Assistant, Turn
 from assistant.ratelimit import Budgets, Refusal
 from assistant.settings import Settings
+from ingest.background import BackgroundIndexer
 
 __all__ = [
     "AssistantDep",
+    "BridgeDep",
     "ChatContext",
     "ChatContextDep",
     "ConversationsDep",
     "IndexerDep",
     "LibraryDep",
     "SettingsDep",
+    "WhatsAppDep",
     "charge",
+    "check_length",
     "check_message",
     "client_ip",
     "conversation_not_found",
@@ -57,6 +61,17 @@ def get_library(request: Request) -> Library:
 
 def get_indexer(request: Request) -> BackgroundIndexer:
     return request.app.state.indexer
+
+
+def get_bridge(request: Request) -> Bridge:
+    return request.app.state.phone_bridge
+
+
+def get_whatsapp(request: Request) -> WhatsAppWorker:
+    worker = request.app.state.whatsapp
+    if worker is None:
+        raise ApiError(404, "WhatsApp is not configured here.", code="whatsapp_off")
+    return worker
 
 
 def client_ip(request: Request) -> str:
@@ -108,6 +123,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 IndexerDep = Annotated[BackgroundIndexer, Depends(get_indexer)]
+BridgeDep = Annotated[Bridge, Depends(get_bridge)]
+WhatsAppDep = Annotated[WhatsAppWorker, Depends(get_whatsapp)]
 
 
 def get_assistant(request: Request, library: LibraryDep) -> Assistant:
@@ -131,15 +148,21 @@ def check_message(text: str, settings: Settings) -> str:
     text = text.strip()
     if not text:
         raise ApiError(422, "The message is empty.", code="empty_message", param="message")
+    check_length(text, settings)
+    return text
+
+
+def check_length(
+    text: str, settings: Settings, *, what: str = "The message", param: str = "message"
+) -> None:
+    """422 when ``text`` is longer than any message may be."""
     if len(text) > settings.max_message_chars:
         raise ApiError(
             422,
-            f"The message is {len(text)} characters long; the limit is "
-            f"{settings.max_message_chars}.",
+            f"{what} is {len(text)} characters long; the limit is {settings.max_message_chars}.",
             code="message_too_long",
-            param="message",
+            param=param,
         )
-    return text
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Pages set their own Content-Security-Policy (``PAGE_CSP``: nothing from another
 origin); any other response (JSON, errors, redirects) gets ``API_CSP``, which lets
 nothing load or run, so a response opened as a document is inert. FastAPI's /docs and
-/redoc are off (``create_app``): they load Swagger UI and ReDoc from a CDN.
+/redoc are off: they load Swagger UI and ReDoc from a CDN. Our /docs serves Swagger UI
+from installed files under ``PAGE_CSP`` (``create_app``).
 """
 
 from __future__ import annotations

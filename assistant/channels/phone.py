@@ -19,8 +19,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from assistant import source_list
 from assistant.answer import Answer, Citation
 from assistant.language import SUPPORTED, message
+from assistant.source_list import citation_link, shorten
 
 __all__ = [
     "BODY_LIMIT",
@@ -28,7 +30,6 @@ __all__ = [
     "Reply",
     "answer_pages",
     "button_action",
-    "citation_link",
     "command_for",
     "first_replies",
     "more_replies",
@@ -140,35 +141,12 @@ def answer_pages(answer: Answer, first_chars: int) -> list[str]:
     return pages
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-def _title(citation: Citation) -> str:
-    return _shorten(citation.title or citation.source, 90)
-
-
-def citation_link(citation: Citation, public_url: str | None) -> str:
-    """The official URL of a source; else this server's page of it, when it is public."""
-    if citation.url:
-        return citation.url
-    if public_url:
-        from assistant.api.library import passage_url  # not at import: the app imports us
-
-        return public_url.rstrip("/") + passage_url(citation.source, citation.section)
-    return ""
-
-
 def source_lines(citations: Iterable[Citation], public_url: str | None) -> list[str]:
     """``[n] Title — Section (date)`` and its link, one entry per citation."""
-    entries = []
-    for c in citations:
-        title = " — ".join(part for part in (_title(c), _shorten(c.section, 60)) if part)
-        title += f" ({c.date})" if c.date else ""
-        link = citation_link(c, public_url)
-        entries.append(f"[{c.n}] {title}" + (f"\n{link}" if link else ""))
-    return entries
+    return [
+        source_list.entry(c, [citation_link(c, public_url)], about=c.date, chars=(90, 60))
+        for c in citations
+    ]
 
 
 def _source_list(answer: Answer, public_url: str | None, limit: int) -> str:
@@ -240,9 +218,9 @@ def source_replies(answer: Answer | None, *, public_url: str | None) -> list[Rep
         return [Reply(message("nothing_more", answer.language if answer else "en"))]
     entries = []
     for c in answer.citations:
-        where = " — ".join(part for part in (_title(c), _shorten(c.section, 90)) if part)
+        where = source_list.heading(c, (90, 90))
         who = ", ".join(part for part in (c.publisher, c.date) if part)
-        quote = f"“{_shorten(plain(c.snippet), SNIPPET_CHARS)}”" if c.snippet else ""
+        quote = f"“{shorten(plain(c.snippet), SNIPPET_CHARS)}”" if c.snippet else ""
         link = citation_link(c, public_url)
         entries.append("\n".join(part for part in (f"*[{c.n}] {where}*", who, quote, link) if part))
     return [Reply(piece) for piece in split_text("\n\n".join(entries))]

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.channels.whatsapp import Inbound, StatusUpdate, WebhookError
-from assistant.conversations import Base, UTCDateTime
+from assistant.conversations import Base, UTCDateTime, utc_now
 
 __all__ = [
     "ChatRecord",
@@ -48,10 +48,6 @@ __all__ = [
 SENDER_CHARS = 255  # a phone number, "whatsapp:+…" (Twilio) or a BSUID
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class MessageRecord(Base):
     __tablename__ = "whatsapp_messages"
 
@@ -63,8 +59,8 @@ class MessageRecord(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 
 class ChatRecord(Base):
@@ -73,7 +69,7 @@ class ChatRecord(Base):
     sender: Mapped[str] = mapped_column(String(SENDER_CHARS), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(36))
     language: Mapped[str] = mapped_column(String(8), default="en")
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 
 class SendRecord(Base):
@@ -87,7 +83,7 @@ class SendRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class DeliveryStatusRecord(Base):
@@ -99,7 +95,7 @@ class DeliveryStatusRecord(Base):
     status: Mapped[str] = mapped_column(String(16))
     timestamp: Mapped[str] = mapped_column(String(20))
     errors: Mapped[list] = mapped_column(JSON, default=list)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class ErrorRecord(Base):
@@ -111,7 +107,7 @@ class ErrorRecord(Base):
     details: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(255), default="")
     business: Mapped[str] = mapped_column(String(64), default="")
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class NumberRecord(Base):
@@ -226,7 +222,7 @@ class WhatsAppRecords:
             taken = session.execute(
                 update(MessageRecord)
                 .where(MessageRecord.id == message_id, MessageRecord.state == "queued")
-                .values(state="working", updated_at=_now())
+                .values(state="working", updated_at=utc_now())
             ).rowcount
             if taken != 1:
                 return None
@@ -238,7 +234,7 @@ class WhatsAppRecords:
             session.execute(
                 update(MessageRecord)
                 .where(MessageRecord.id == message_id)
-                .values(state=state, error=error, updated_at=_now())
+                .values(state=state, error=error, updated_at=utc_now())
             )
 
     def message(self, message_id: str) -> MessageRecord | None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.settings import Settings
-from tests.app_fixtures import indexing_phase, wait_for
+from tests.support.app_fixtures import indexing_phase, wait_for
 
 pytestmark = pytest.mark.slow
 

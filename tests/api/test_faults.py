@@ -25,11 +25,11 @@ from assistant.api import create_app
 from assistant.settings import Settings
 from ingest.index import Indexer
 from tests.api.conftest import indexing_phase, open_client, sse_events
-from tests.app_fixtures import ServerThread, wait_for
 from tests.conftest import copy_sample_corpus, make_settings
-from tests.disks import fill, small_disk
-from tests.postgres import PostgresServer
-from tests.servers import ChromaServer, free_port
+from tests.support.app_fixtures import ServerThread, wait_for
+from tests.support.disks import fill, small_disk
+from tests.support.postgres import PostgresServer
+from tests.support.servers import ChromaServer, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.api.conftest import open_client, sse_events
-from tests.llm_server import LlamaServer
+from tests.support.llm_server import LlamaServer
 
 pytestmark = pytest.mark.slow
 

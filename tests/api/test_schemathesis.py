@@ -30,7 +30,6 @@ from schemathesis.specs.openapi.checks import (
 from assistant.api import create_app
 from assistant.channels.twilio import twilio_signature
 from assistant.settings import Settings
-from tests.app_fixtures import LiveServer, serving
 from tests.channels.conftest import (  # noqa: F401  (the channel tests' fixtures)
     HELPDESK_KEY,
     TWILIO_TOKEN,
@@ -39,6 +38,7 @@ from tests.channels.conftest import (  # noqa: F401  (the channel tests' fixture
     sign,
     webhook,
 )
+from tests.support.app_fixtures import LiveServer, serving
 
 pytestmark = pytest.mark.slow
 

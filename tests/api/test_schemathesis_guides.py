@@ -10,8 +10,8 @@ import pytest
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tests.api.test_schemathesis import FUZZ, GUIDES, schema
-from tests.app_fixtures import LiveServer, serving
 from tests.channels.test_helpdesk_documents import STAFF_KEY, guide_index
+from tests.support.app_fixtures import LiveServer, serving
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assistant.api.library import anchor_for, passage_url
+from assistant.library import anchor_for
 
 pytestmark = pytest.mark.slow
 
@@ -98,9 +98,3 @@ def test_a_long_document_is_sent_around_the_cited_section(client):
     ).json()
     assert [s["title"] for s in around["sections"]] == [last]
     assert around["anchor"] == anchor_for(last) and around["first"] == body["total_sections"] - 1
-
-
-def test_anchors_and_links():
-    assert anchor_for("Article 9 — Droit de rétractation") == "s-article-9-droit-de-retractation"
-    assert anchor_for("§ 30.37") == "s-30-37" and anchor_for("") == "s-text"
-    assert passage_url("a b/c.md", "") == "/api/sources/a%20b/c.md"

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from assistant import cli
 from assistant.embeddings import NamedEmbeddings
 from tests.api.conftest import open_client
-from tests.app_fixtures import wait_for
 from tests.conftest import PYTHON, copy_sample_corpus, make_settings, subprocess_env
-from tests.servers import free_port
+from tests.support.app_fixtures import wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,7 @@ def readiness(client) -> dict:
 
 def test_fresh_data_dir_answers_from_keywords_while_vectors_are_built(fresh, embeddings, caplog):
     caplog.set_level(logging.INFO, logger="assistant")
+    caplog.set_level(logging.INFO, logger="ingest.background")
     metered = MeteredEmbeddings(embeddings, permits=0)
     client = open_client(fresh, metered, complete=False)
     try:

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page
 
 from assistant.settings import PROJECT_ROOT
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ from playwright.sync_api import Locator, expect
 from pydantic import SecretStr
 
 from assistant.api import create_app
-from tests.app_fixtures import ServerThread, indexing_phase, wait_for
 from tests.browser.test_page import ask, last_answer
-from tests.servers import free_port
+from tests.support.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

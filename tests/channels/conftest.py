@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from assistant.settings import Settings
 from tests.api.conftest import open_client
-from tests.channels.graph_server import GraphStandIn
+from tests.support.graph_server import GraphStandIn
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

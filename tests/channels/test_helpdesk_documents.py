@@ -24,9 +24,9 @@ from assistant.store import chroma_client
 from assistant.uploads import GuideFields, Uploads
 from ingest.index import Indexer
 from tests.api.conftest import open_client
-from tests.app_fixtures import wait_for
 from tests.channels.conftest import HELPDESK_KEY, deliver, new_wa_id, text_message
 from tests.conftest import copy_sample_corpus, make_settings
+from tests.support.app_fixtures import wait_for
 from tests.test_injection import HOSTILE, OBEYED, QUESTIONS
 
 pytestmark = pytest.mark.slow

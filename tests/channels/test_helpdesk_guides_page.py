@@ -15,11 +15,11 @@ from playwright.sync_api import Page, expect
 
 from assistant.api import create_app
 from bench.upload import QUESTION, handbook
-from tests.app_fixtures import ServerThread, indexing_phase, wait_for
 from tests.browser.conftest import screenshot
 from tests.browser.test_page import ask, last_answer
 from tests.channels.test_helpdesk_documents import STAFF_KEY, guide_index
-from tests.servers import free_port
+from tests.support.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

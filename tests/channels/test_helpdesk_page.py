@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 
 from assistant.api import create_app
 from assistant.channels.whatsapp import WebhookError
-from tests.app_fixtures import ServerThread, indexing_phase, wait_for
 from tests.channels.conftest import HELPDESK_KEY
-from tests.servers import free_port
+from tests.support.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """A real Redis server for the security tests, on a free port in a temporary folder,
 stopped at the end of the session (skipped only when redis-server is not installed), and
-a PostgreSQL database (``tests.postgres``) whose URL carries a password."""
+a PostgreSQL database (``tests.support.postgres``) whose URL carries a password."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.app_fixtures import wait_for
-from tests.servers import free_port
+from tests.support.app_fixtures import wait_for
+from tests.support.servers import free_port
 
 REDIS_PASSWORD = "redis-secret-7f3a9c"
 POSTGRES_PASSWORD = "pg-secret-4d81e2"

@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from assistant.api.protocol import RESERVED_FILES
-from tests.app_fixtures import wait_for
 from tests.conftest import PYTHON, subprocess_env
-from tests.servers import free_port
+from tests.support.app_fixtures import wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@ pages' Content-Security-Policy names no other origin."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from assistant.api.errors import install_error_handlers
-from assistant.api.headers import SecuredApp
+from assistant.api.headers import PAGE_CSP, SecuredApp
 from tests.api.conftest import open_client
 
 KEY = "headers-test-key"
@@ -138,7 +139,19 @@ def test_an_unhandled_error_gets_the_headers_too():
 
 
 def test_no_page_loads_anything_from_a_cdn(client):
-    """Swagger UI and ReDoc would: they are off, and the schema is still served."""
-    assert client.get("/docs").status_code == 404
+    """FastAPI's ReDoc would: it is off. /docs loads Swagger UI from this server."""
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["info"]["title"] == "Export Assistant"
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-security-policy"] == PAGE_CSP
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert {"/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs.js"} <= set(loaded)
+    for url in loaded:
+        assert url.startswith(("/", "data:")) and not url.startswith("//"), url
+        if url.startswith("/"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert response.headers["content-type"].split(";")[0] in {"text/css", "text/javascript"}
+    assert "SwaggerUIBundle" in client.get("/docs/swagger-ui-bundle.js").text
+    assert client.get("/docs/../pyproject.toml").status_code == 404
+    assert client.get("/docs/redoc.standalone.js").status_code == 404

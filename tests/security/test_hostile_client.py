@@ -24,9 +24,9 @@ from assistant.channels.records import ChatRecord, MessageRecord, WhatsAppRecord
 from assistant.channels.whatsapp import Inbound
 from assistant.conversations import ConversationRecord, TurnRecord
 from tests.api.conftest import open_client
-from tests.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
 from tests.security.test_headers import assert_secured
-from tests.servers import free_port
+from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -387,11 +387,11 @@ def test_head_works_where_get_does(server, path):
 
 @pytest.mark.parametrize("page", ["/", "/helpdesk.html"])
 def test_no_page_links_to_what_is_off(visitor, page):
-    """Before: the <noscript> of the pages pointed to /docs, which is off (404)."""
+    """Before: the <noscript> of the pages pointed to /docs, which was off (404)."""
     html = visitor.get(page).text
-    assert 'href="/docs"' not in html
+    assert 'href="/redoc"' not in html
     assert visitor.get("/openapi.json").status_code == 200
-    assert visitor.get("/docs").status_code == 404
+    assert visitor.get("/redoc").status_code == 404
 
 
 def test_helpdesk_calls_with_a_valid_key_have_a_budget(server):

@@ -17,7 +17,7 @@ from assistant.api.deps import client_ip
 from assistant.ratelimit import Budgets
 from assistant.settings import Settings
 from tests.api.conftest import open_client
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 @pytest.fixture(params=["memory", "redis"])

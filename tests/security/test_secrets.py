@@ -23,11 +23,11 @@ from assistant.channels.twilio import twilio_signature
 from assistant.cli import _log_config
 from assistant.settings import masked_url
 from tests.api.conftest import open_client
-from tests.app_fixtures import ServerThread, wait_for
 from tests.channels.conftest import sign, text_message
-from tests.channels.graph_server import GraphStandIn
 from tests.security.conftest import POSTGRES_PASSWORD, REDIS_PASSWORD
-from tests.servers import free_port
+from tests.support.app_fixtures import ServerThread, wait_for
+from tests.support.graph_server import GraphStandIn
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ reported for WhatsApp, for help-desk staff (an ``X-API-Key`` from
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import re
@@ -13,11 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 
 from assistant.answer import citation_for
 from assistant.api.deps import (
     AssistantDep,
+    BridgeDep,
     ConversationsDep,
     SettingsDep,
     charge,
@@ -26,6 +26,15 @@ from assistant.api.deps import (
 )
 from assistant.api.errors import ApiError
 from assistant.api.schemas import FILTER_CHARS, CitationOut, Filters, error_responses
+from assistant.api.schemas.helpdesk import (
+    PassageOut,
+    ReviewOut,
+    SearchOut,
+    SuggestOut,
+    SuggestRequest,
+    WhatsAppErrorOut,
+    WhatsAppErrorsOut,
+)
 from assistant.channels.helpdesk import highlight, recent_reviews, suggested_reply
 from assistant.ratelimit import Budgets
 
@@ -84,25 +93,6 @@ _AUTH = [Depends(require_api_key)]
 _ERRORS = {401: {"description": "No X-API-Key, or not one of the configured keys"}}
 
 
-class PassageOut(CitationOut):
-    """A passage found, shaped like a citation (``n``: its rank; ``snippet``: the passage)
-    with what a search adds."""
-
-    score: float = Field(description="Fused rank score (higher is better).")
-    jurisdiction: str
-    topics: list[str]
-    highlights: list[tuple[int, int]] = Field(
-        description="[start, end) character offsets in ``snippet`` of the words that matched."
-    )
-    html: str = Field(description="``snippet``, HTML-escaped, the matched words in <mark>.")
-    matched: list[str] = Field(description="The words that matched, once each.")
-
-
-class SearchOut(BaseModel):
-    query: str
-    results: list[PassageOut]
-
-
 @router.get(
     "/api/helpdesk/search", dependencies=_AUTH, responses={**_ERRORS, **error_responses(503)}
 )
@@ -117,8 +107,8 @@ def search(
     ] = None,
 ) -> SearchOut:
     """The passages that best match ``q``, ranked, with the matching words marked."""
-    filters = {"jurisdiction": jurisdiction, "topic": topic, "language": lang}
-    passages = assistant.retriever.search(q, k=k, filters={a: b for a, b in filters.items() if b})
+    filters = Filters(jurisdiction=jurisdiction, topic=topic, language=lang)
+    passages = assistant.retriever.search(q, k=k, filters=filters.as_dict())
     results = []
     for rank, passage in enumerate(passages, 1):
         marked = highlight(passage.body, q)
@@ -134,23 +124,6 @@ def search(
             )
         )
     return SearchOut(query=q, results=results)
-
-
-class SuggestRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"question": "Do I need an EORI number to export?"}]},
-    )
-
-    question: str = Field(min_length=1, max_length=4000)
-    filters: Filters | None = None
-
-
-class SuggestOut(BaseModel):
-    reply: str = Field(description="Plain text to edit and paste: answer, notices, sources.")
-    refused: bool = Field(description="True when the sources do not answer the question.")
-    language: str
-    citations: list[CitationOut]
 
 
 @router.post(
@@ -169,18 +142,6 @@ def suggest(body: SuggestRequest, assistant: AssistantDep, settings: SettingsDep
     )
 
 
-class ReviewOut(BaseModel):
-    conversation_id: str
-    turn: int
-    question: str
-    answer: str
-    citations: list[CitationOut]
-    language: str
-    comment: str | None
-    rated_at: dt.datetime
-    downs: int = Field(description="Answers of this conversation rated down (shown: the latest).")
-
-
 @router.get("/api/helpdesk/reviews", dependencies=_AUTH, responses=_ERRORS)
 def reviews(
     conversations: ConversationsDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
@@ -193,26 +154,12 @@ def reviews(
     ]
 
 
-class WhatsAppErrorOut(BaseModel):
-    code: int | None = Field(description="Meta's error code, e.g. 131047; null if none.")
-    title: str
-    details: str
-    message_id: str = Field(description="The message we sent that failed; empty: the webhook.")
-    business: str = Field(description="Phone number ID of the business number concerned.")
-    received_at: dt.datetime
-
-
-class WhatsAppErrorsOut(BaseModel):
-    count: int = Field(description="Every error Meta has reported so far.")
-    errors: list[WhatsAppErrorOut] = Field(description="The latest ones, newest first.")
-
-
 @router.get("/api/helpdesk/whatsapp-errors", dependencies=_AUTH, responses=_ERRORS)
 def whatsapp_errors(
-    request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    bridge: BridgeDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> WhatsAppErrorsOut:
     """Errors Meta reported in WhatsApp webhooks (a call's ``errors``, failed statuses)."""
-    count, latest = request.app.state.phone_bridge.records.errors(limit)
+    count, latest = bridge.records.errors(limit)
     return WhatsAppErrorsOut(
         count=count,
         errors=[WhatsAppErrorOut.model_validate(row, from_attributes=True) for row in latest],

@@ -4,17 +4,24 @@ See ``assistant.uploads`` for how an upload is checked, stored and indexed."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel, Field
 
 from assistant.api.deps import LibraryDep, SettingsDep
 from assistant.api.errors import ApiError
 from assistant.api.routes.helpdesk import StaffDep
 from assistant.api.schemas import error_responses
-from assistant.uploads import ROOT, GuideFields, UploadError, UploadRecord, Uploads
+from assistant.api.schemas.helpdesk import (
+    AuditOut,
+    CorpusDocumentOut,
+    DocumentsOut,
+    Limits,
+    Rejection,
+    UploadedOut,
+    UploadOut,
+)
+from assistant.uploads import ROOT, GuideFields, UploadError, Uploads
 
 __all__ = ["router"]
 
@@ -46,61 +53,6 @@ FieldsDep = Annotated[GuideFields, Depends(_fields)]
 FileField = Annotated[
     UploadFile, File(description="PDF, DOCX, HTML, Markdown, text, CSV, or a ZIP of them.")
 ]
-
-
-class UploadOut(BaseModel):
-    id: str
-    filename: str
-    source: str = Field(description="What citations show; opens at /api/sources/{source}.")
-    title: str
-    date: str
-    language: str
-    version: int
-    status: str = Field(description="queued | searchable (keywords) | ready | failed")
-    reason: str | None = Field(description="Why indexing failed.")
-    chunks: int
-    size: int
-    added_by: str = Field(description="The name of the key that uploaded it.")
-    added_at: dt.datetime
-    updated_by: str
-    updated_at: dt.datetime
-
-    @classmethod
-    def of(cls, row: UploadRecord) -> UploadOut:
-        return cls(source=row.source, **{name: getattr(row, name) for name in _ROW_FIELDS})
-
-
-_ROW_FIELDS = [name for name in UploadOut.model_fields if name != "source"]
-
-
-class CorpusDocumentOut(BaseModel):
-    source: str
-    title: str
-    date: str
-    language: str
-    chunks: int
-
-
-class Limits(BaseModel):
-    max_bytes: int
-    max_files: int = Field(description="Files in one ZIP.")
-    max_documents: int
-
-
-class DocumentsOut(BaseModel):
-    uploads: list[UploadOut]
-    corpus: list[CorpusDocumentOut] = Field(description="Shipped or ingested: read-only.")
-    limits: Limits
-
-
-class Rejection(BaseModel):
-    filename: str
-    reason: str
-
-
-class UploadedOut(BaseModel):
-    uploaded: list[UploadOut]
-    rejected: list[Rejection] = Field(description="Files of a ZIP left out, and why.")
 
 
 def _api_error(error: UploadError) -> ApiError:
@@ -181,16 +133,6 @@ def remove(document_id: str, staff: StaffDep, uploads: UploadsDep) -> UploadOut:
         return UploadOut.of(uploads.remove(document_id, staff))
     except UploadError as error:
         raise _api_error(error) from error
-
-
-class AuditOut(BaseModel):
-    at: dt.datetime
-    key_name: str = Field(description="The name of the staff key (never the key).")
-    action: str = Field(description="upload | replace | delete")
-    document_id: str
-    filename: str
-    title: str
-    version: int
 
 
 @router.get("/audit", responses=error_responses(401))

@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from assistant.api.deps import ConversationsDep, LibraryDep, SettingsDep
 from assistant.api.errors import ApiError
 from assistant.api.routes.helpdesk import StaffDep
 from assistant.api.schemas import error_responses
+from assistant.api.schemas.helpdesk import FreshnessOut, ReportOut, StaleOut, TopicOut
 from assistant.reports import Topic, group, report_csv, stale_sources, unanswered
 from assistant.settings import Settings
 
@@ -38,38 +38,6 @@ def _period(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetime, 
 
 Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")]
 Until = Annotated[dt.date | None, Query(description="Last day, inclusive (default: today).")]
-
-
-class QuestionOut(BaseModel):
-    conversation_id: str
-    turn: int
-    asked_at: dt.datetime
-    question: str
-    answer: str = Field(description="The answer given.")
-    language: str
-    channel: str = Field(description="web | whatsapp")
-    reasons: list[str] = Field(description="refused, rated down, low evidence")
-    evidence: float | None
-    comment: str | None = Field(description="The user's comment on a rating down.")
-
-
-class TopicOut(BaseModel):
-    n: int
-    label: str = Field(description="The question nearest the topic's centre.")
-    count: int
-    newest: dt.datetime
-    languages: dict[str, int]
-    channels: dict[str, int]
-    reasons: dict[str, int]
-    examples: list[str]
-    questions: list[QuestionOut] = Field(description="Newest first, with the answers given.")
-
-
-class ReportOut(BaseModel):
-    since: dt.date
-    until: dt.date
-    questions: int
-    topics: list[TopicOut]
 
 
 def _topics(
@@ -127,22 +95,6 @@ def report_as_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-class StaleOut(BaseModel):
-    source: str
-    title: str
-    date: str = Field(description="As the source gives it.")
-    age_days: int = Field(description="Days since the latest day its date can mean.")
-    cited: int = Field(description="Answers of the period that cited it.")
-    uploaded: bool
-
-
-class FreshnessOut(BaseModel):
-    max_age_days: int
-    since: dt.date
-    until: dt.date
-    sources: list[StaleOut]
 
 
 @router.get("/freshness", responses=error_responses(401, 422))

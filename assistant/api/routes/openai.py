@@ -16,109 +16,33 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, format_sse_event
-from pydantic import BaseModel, ConfigDict, Field
 
+from assistant import source_list
 from assistant.answer import Answer
-from assistant.api.deps import AssistantDep, SettingsDep, charge, check_message
+from assistant.api.deps import AssistantDep, SettingsDep, charge, check_length, check_message
 from assistant.api.errors import ApiError, stream_error
-from assistant.api.schemas import SSE_EVENTS, CitationOut, Filters, error_responses
+from assistant.api.schemas import SSE_EVENTS, CitationOut, error_responses
+from assistant.api.schemas.openai import (
+    MODEL_ID,
+    AnswerInfo,
+    Choice,
+    Completion,
+    CompletionMessage,
+    CompletionRequest,
+    Model,
+    ModelList,
+)
 from assistant.pipeline import Assistant, Turn
 from assistant.settings import Settings
 
 __all__ = ["MODEL_ID", "router", "sources_block"]
 
-MODEL_ID = "export-assistant"
 _CREATED = 1767225600  # 2026-01-01, a fixed "created" for the one model
 SOURCES_HEADING = "Sources:"
-MAX_MESSAGES = 200  # a long chat's history; only the last history_turns pairs are used
-
 router = APIRouter(prefix="/v1", tags=["openai"])
-
-
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(part.text or "" for part in self.content if part.type == "text")
-        return self.content or ""
-
-
-class CompletionRequest(BaseModel):
-    """OpenAI's request; sampling options (temperature, max_tokens…) are accepted and
-    ignored. ``filters`` is ours (send it with ``extra_body`` from the OpenAI SDK)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": MODEL_ID,
-                    "messages": [{"role": "user", "content": "What is an EORI number?"}],
-                    "stream": False,
-                }
-            ]
-        },
-    )
-
-    model: str = MODEL_ID
-    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
-    filters: Filters | None = None
-
-
-class AnswerInfo(BaseModel):
-    refused: bool
-    language: str
-    mode: str
-    notices: list[str]
-    lexical_only: bool
-
-
-class CompletionMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class Choice(BaseModel):
-    index: int = 0
-    message: CompletionMessage
-    finish_reason: Literal["stop"] = "stop"
-
-
-class Completion(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str = MODEL_ID
-    choices: list[Choice]
-    citations: list[CitationOut]
-    answer: AnswerInfo
-
-
-class Model(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-
-
-class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[Model]
 
 
 @router.get("/models")
@@ -140,14 +64,7 @@ def _question(body: CompletionRequest, settings: Settings) -> tuple[str, list[Tu
         )
     for index, message in enumerate(body.messages[:-1]):
         text = _without_sources(message.text)
-        if len(text) > settings.max_message_chars:
-            raise ApiError(
-                422,
-                f"Message {index} is {len(text)} characters long; the limit is "
-                f"{settings.max_message_chars}.",
-                code="message_too_long",
-                param=f"messages.{index}",
-            )
+        check_length(text, settings, what=f"Message {index}", param=f"messages.{index}")
     history = [
         Turn(m.role, _without_sources(m.text))
         for m in body.messages[:-1]
@@ -168,13 +85,9 @@ def sources_block(answer: Answer, base_url: str) -> str:
     if answer.citations:
         lines.append(f"\n\n{SOURCES_HEADING}")
         for c in answer.citations:
-            out = CitationOut.of(c)
-            heading = c.title + (f" — {c.section}" if c.section and c.section != c.title else "")
             about = ", ".join(part for part in (c.publisher, c.date) if part)
-            lines.append(f"\n[{c.n}] {heading}" + (f" ({about})" if about else ""))
-            if c.url:
-                lines.append(f"\n    {c.url}")
-            lines.append(f"\n    {base_url.rstrip('/')}{out.source_url}")
+            links = [c.url, source_list.page_link(c, base_url)]
+            lines.append("\n" + source_list.entry(c, links, about=about, indent="    "))
     return "".join(lines)
 
 

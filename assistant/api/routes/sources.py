@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 
 from assistant.api.deps import LibraryDep, charge
 from assistant.api.errors import ApiError
-from assistant.api.library import SourceDocument
 from assistant.api.schemas import error_responses
+from assistant.library import SourceDocument
 
 __all__ = ["router"]
 

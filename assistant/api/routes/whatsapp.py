@@ -11,64 +11,25 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from assistant.api.deps import SettingsDep
+from assistant.api.deps import BridgeDep, SettingsDep, WhatsAppDep
 from assistant.api.errors import ApiError
-from assistant.channels.bridge import Bridge, WhatsAppWorker
-from assistant.channels.records import WhatsAppRecords
+from assistant.channels.bridge import Bridge
 from assistant.channels.twilio import check_twilio_signature, twilio_inbound, twiml
-from assistant.channels.whatsapp import (
-    GraphClient,
-    SignatureError,
-    SignatureMissing,
-    check_signature,
-    missing_settings,
-)
+from assistant.channels.whatsapp import SignatureError, SignatureMissing, check_signature
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Runs inside the app's own lifespan, so the conversations database is open."""
-    state = app.state
-    settings = state.settings
-    records = WhatsAppRecords(state.conversations.engine)
-    state.phone_bridge = Bridge(
-        settings, records, state.conversations, lambda: state.assistant, state.budgets
-    )
-    state.whatsapp = None
-    missing = missing_settings(settings)
-    if not missing:
-        state.whatsapp = WhatsAppWorker(state.phone_bridge, GraphClient.from_settings(settings))
-        state.whatsapp.start()
-    elif len(missing) < 3:
-        log.warning("WhatsApp webhook off: %s not set", ", ".join(missing))
-    try:
-        yield
-    finally:
-        if state.whatsapp is not None:
-            state.whatsapp.stop()
-
-
-router = APIRouter(tags=["whatsapp"], lifespan=lifespan)
-
-
-def get_worker(request: Request) -> WhatsAppWorker:
-    worker = request.app.state.whatsapp
-    if worker is None:
-        raise ApiError(404, "WhatsApp is not configured here.", code="whatsapp_off")
-    return worker
+router = APIRouter(tags=["whatsapp"])
 
 
 def signature_error(exc: SignatureError) -> ApiError:
@@ -102,7 +63,7 @@ def verify_webhook(
 async def whatsapp_webhook(
     request: Request,
     settings: SettingsDep,
-    worker: Annotated[WhatsAppWorker, Depends(get_worker)],
+    worker: WhatsAppDep,
 ) -> dict[str, int]:
     """Messages and delivery statuses from Meta: 200 at once, answers sent after."""
     body = await request.body()
@@ -125,7 +86,7 @@ async def whatsapp_webhook(
 
 
 @router.post("/twilio/whatsapp", response_class=Response)
-async def twilio_webhook(request: Request, settings: SettingsDep) -> Response:
+async def twilio_webhook(request: Request, settings: SettingsDep, bridge: BridgeDep) -> Response:
     """A WhatsApp message through Twilio, answered in the response (TwiML)."""
     if settings.twilio_auth_token is None:
         raise ApiError(404, "Twilio is not configured here.", code="twilio_off")
@@ -140,7 +101,6 @@ async def twilio_webhook(request: Request, settings: SettingsDep) -> Response:
         )
     except SignatureError as exc:
         raise signature_error(exc) from exc
-    bridge: Bridge = request.app.state.phone_bridge
     replies = await run_in_threadpool(_answer_once, bridge, dict(params))
     return Response(twiml(replies), media_type="application/xml")
 

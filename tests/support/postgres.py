@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 __all__ = ["PG_BIN", "PostgresServer", "database_url", "postgres_server", "postgres_url"]
 

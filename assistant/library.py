@@ -10,7 +10,6 @@ its heading, which is what a citation's link points to.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +17,8 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
-from assistant.lexical import LexicalRecords
-from ingest.chunking import SEP
+from assistant.lexical import LexicalRecords, fold
+from ingest.chunking import parse_chunk_id
 
 __all__ = ["Library", "SourceDocument", "SourceSection", "anchor_for", "passage_url"]
 
@@ -28,9 +27,7 @@ _SHIFT_PROBE = 40  # characters of a chunk's start looked for in the previous ch
 
 def anchor_for(section: str) -> str:
     """``"Article 9 — Right of withdrawal"`` -> ``"s-article-9-right-of-withdrawal"``."""
-    folded = unicodedata.normalize("NFKD", section.lower())
-    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")[:80].rstrip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(section)).strip("-")[:80].rstrip("-")
     return f"s-{slug or 'text'}"
 
 
@@ -86,10 +83,6 @@ def _body(text: str, metadata: dict) -> str:
     return text
 
 
-def _position(chunk_id: str) -> int:
-    return int(chunk_id.rsplit(SEP, 2)[1])
-
-
 class Library:
     """The documents of the lexical store, read-only."""
 
@@ -122,7 +115,11 @@ class Library:
         # The shipped corpus first, should a folder of the user's give the same path.
         root = min({r[1] for r in rows}, key=lambda label: (label != "corpus", label))
         chunks = sorted(
-            ((_position(id_), text, meta) for id_, label, text, meta in rows if label == root),
+            (
+                (parse_chunk_id(id_)[2], text, meta)
+                for id_, label, text, meta in rows
+                if label == root
+            ),
             key=lambda chunk: chunk[0],
         )
         sections = self._sections(chunks)

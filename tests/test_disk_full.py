@@ -10,8 +10,8 @@ import pytest
 from assistant.lexical import LexicalIndex
 from ingest.index import Indexer
 from tests.conftest import PYTHON, subprocess_env
-from tests.disks import resize, small_disk
-from tests.servers import free_port
+from tests.support.disks import resize, small_disk
+from tests.support.servers import free_port
 from tests.test_index import index_contents
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 __all__ = ["GraphStandIn", "Recorded"]
 

@@ -20,7 +20,7 @@ from assistant.api import create_app
 from assistant.settings import Settings
 from ingest.index import Indexer
 from tests.conftest import copy_sample_corpus, make_settings
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 T = TypeVar("T")
 

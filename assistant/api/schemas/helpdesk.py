@@ -1,0 +1,207 @@
+"""Bodies of the helpdesk's routes: search, suggested replies, reviews, guides, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.api.schemas import CitationOut, Filters
+from assistant.uploads import UploadRecord
+
+__all__ = [
+    "AuditOut",
+    "CorpusDocumentOut",
+    "DocumentsOut",
+    "FreshnessOut",
+    "Limits",
+    "PassageOut",
+    "QuestionOut",
+    "Rejection",
+    "ReportOut",
+    "ReviewOut",
+    "SearchOut",
+    "StaleOut",
+    "SuggestOut",
+    "SuggestRequest",
+    "TopicOut",
+    "UploadOut",
+    "UploadedOut",
+    "WhatsAppErrorOut",
+    "WhatsAppErrorsOut",
+]
+
+
+class PassageOut(CitationOut):
+    """A passage found, shaped like a citation (``n``: its rank; ``snippet``: the passage)
+    with what a search adds."""
+
+    score: float = Field(description="Fused rank score (higher is better).")
+    jurisdiction: str
+    topics: list[str]
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) character offsets in ``snippet`` of the words that matched."
+    )
+    html: str = Field(description="``snippet``, HTML-escaped, the matched words in <mark>.")
+    matched: list[str] = Field(description="The words that matched, once each.")
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[PassageOut]
+
+
+class SuggestRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Do I need an EORI number to export?"}]},
+    )
+
+    question: str = Field(min_length=1, max_length=4000)
+    filters: Filters | None = None
+
+
+class SuggestOut(BaseModel):
+    reply: str = Field(description="Plain text to edit and paste: answer, notices, sources.")
+    refused: bool = Field(description="True when the sources do not answer the question.")
+    language: str
+    citations: list[CitationOut]
+
+
+class ReviewOut(BaseModel):
+    conversation_id: str
+    turn: int
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    language: str
+    comment: str | None
+    rated_at: dt.datetime
+    downs: int = Field(description="Answers of this conversation rated down (shown: the latest).")
+
+
+class WhatsAppErrorOut(BaseModel):
+    code: int | None = Field(description="Meta's error code, e.g. 131047; null if none.")
+    title: str
+    details: str
+    message_id: str = Field(description="The message we sent that failed; empty: the webhook.")
+    business: str = Field(description="Phone number ID of the business number concerned.")
+    received_at: dt.datetime
+
+
+class WhatsAppErrorsOut(BaseModel):
+    count: int = Field(description="Every error Meta has reported so far.")
+    errors: list[WhatsAppErrorOut] = Field(description="The latest ones, newest first.")
+
+
+class UploadOut(BaseModel):
+    id: str
+    filename: str
+    source: str = Field(description="What citations show; opens at /api/sources/{source}.")
+    title: str
+    date: str
+    language: str
+    version: int
+    status: str = Field(description="queued | searchable (keywords) | ready | failed")
+    reason: str | None = Field(description="Why indexing failed.")
+    chunks: int
+    size: int
+    added_by: str = Field(description="The name of the key that uploaded it.")
+    added_at: dt.datetime
+    updated_by: str
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: UploadRecord) -> UploadOut:
+        return cls(source=row.source, **{name: getattr(row, name) for name in _ROW_FIELDS})
+
+
+_ROW_FIELDS = [name for name in UploadOut.model_fields if name != "source"]
+
+
+class CorpusDocumentOut(BaseModel):
+    source: str
+    title: str
+    date: str
+    language: str
+    chunks: int
+
+
+class Limits(BaseModel):
+    max_bytes: int
+    max_files: int = Field(description="Files in one ZIP.")
+    max_documents: int
+
+
+class DocumentsOut(BaseModel):
+    uploads: list[UploadOut]
+    corpus: list[CorpusDocumentOut] = Field(description="Shipped or ingested: read-only.")
+    limits: Limits
+
+
+class Rejection(BaseModel):
+    filename: str
+    reason: str
+
+
+class UploadedOut(BaseModel):
+    uploaded: list[UploadOut]
+    rejected: list[Rejection] = Field(description="Files of a ZIP left out, and why.")
+
+
+class AuditOut(BaseModel):
+    at: dt.datetime
+    key_name: str = Field(description="The name of the staff key (never the key).")
+    action: str = Field(description="upload | replace | delete")
+    document_id: str
+    filename: str
+    title: str
+    version: int
+
+
+class QuestionOut(BaseModel):
+    conversation_id: str
+    turn: int
+    asked_at: dt.datetime
+    question: str
+    answer: str = Field(description="The answer given.")
+    language: str
+    channel: str = Field(description="web | whatsapp")
+    reasons: list[str] = Field(description="refused, rated down, low evidence")
+    evidence: float | None
+    comment: str | None = Field(description="The user's comment on a rating down.")
+
+
+class TopicOut(BaseModel):
+    n: int
+    label: str = Field(description="The question nearest the topic's centre.")
+    count: int
+    newest: dt.datetime
+    languages: dict[str, int]
+    channels: dict[str, int]
+    reasons: dict[str, int]
+    examples: list[str]
+    questions: list[QuestionOut] = Field(description="Newest first, with the answers given.")
+
+
+class ReportOut(BaseModel):
+    since: dt.date
+    until: dt.date
+    questions: int
+    topics: list[TopicOut]
+
+
+class StaleOut(BaseModel):
+    source: str
+    title: str
+    date: str = Field(description="As the source gives it.")
+    age_days: int = Field(description="Days since the latest day its date can mean.")
+    cited: int = Field(description="Answers of the period that cited it.")
+    uploaded: bool
+
+
+class FreshnessOut(BaseModel):
+    max_age_days: int
+    since: dt.date
+    until: dt.date
+    sources: list[StaleOut]

@@ -1,0 +1,1 @@
+"""What the tests share: stand-in and real servers, the app and browser fixtures, full disks."""
