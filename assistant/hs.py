@@ -263,25 +263,35 @@ class HSLookup:
         self.embeddings = embeddings  # None: words only (the dense index is still building)
         self.vector_cache = vector_cache  # the shipped vectors of the nomenclature's paths
         self.weights = weights
-        self._tables: tuple[int, _Tables] | None = None
+        self._tables: tuple[int, tuple[str, ...], _Tables] | None = None  # generation, ids
         self._lock = threading.Lock()
 
     def tables(self) -> _Tables:
+        """The tables of the indexed nomenclature. A write to the index (an upload, the
+        background indexer's batches) rebuilds them only if the HS records themselves
+        changed: chunk ids are content-addressed, so equal ids mean equal records."""
         generation = self.lexical.generation()
         current = self._tables
         if current is not None and current[0] == generation:
-            return current[1]
+            return current[2]
         with self._lock:
-            if self._tables is None or self._tables[0] != generation:
-                records = self.lexical.records(lambda m: matches(m, {"source": HS_SOURCE}))
+            current = self._tables
+            if current is not None and current[0] == generation:
+                return current[2]
+            records = self.lexical.records(lambda m: matches(m, {"source": HS_SOURCE}))
+            ids = tuple(i for i, _, _ in records)
+            if current is not None and current[1] == ids:
+                tables = current[2]
+            else:
                 lines = nomenclature(Passage(id=i, text=t, metadata=m) for i, t, m in records)
                 encode = None
                 if self.embeddings is not None:
                     from ingest.vectors import with_cache
 
                     encode = with_cache(self.embeddings, self.vector_cache).encode_passages
-                self._tables = (generation, _Tables(lines, encode))
-            return self._tables[1]
+                tables = _Tables(lines, encode)
+            self._tables = (generation, ids, tables)
+            return tables
 
     def lookup(
         self, description: str, *, k: int = 3, weights: dict[str, float] | None = None

@@ -96,3 +96,20 @@ def test_the_paths_the_lookup_embeds_are_what_make_vectors_caches(built):
     assert (
         nomenclature_texts([("HS heading 0306 — not in the HS folder", {"source": "x.md"})]) == []
     )
+
+
+def test_the_tables_are_rebuilt_only_when_the_nomenclature_changes(tmp_path):
+    lexical = LexicalIndex(tmp_path / "lexical.sqlite")
+    shrimp = (
+        "HS heading 0306 — Crustaceans\nChapter 03: Fish\n"
+        "- 030617 (0306.17): Crustaceans; frozen, shrimps and prawns"
+    )
+    hs = {"source": "hs-nomenclature/harmonized-system.csv"}
+    lexical.apply([("hs-1", shrimp, hs)], [])
+    lookup = HSLookup(lexical)
+    tables = lookup.tables()
+    lexical.apply([("guide-1", "An unrelated guide on VAT.", {"source": "guides/vat.md"})], [])
+    assert lookup.tables() is tables  # another document: the same tables
+    lexical.apply([("hs-2", shrimp.replace("0306", "0307"), hs)], [])
+    rebuilt = lookup.tables()
+    assert rebuilt is not tables and len(rebuilt.lines) == 2
