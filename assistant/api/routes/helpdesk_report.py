@@ -5,11 +5,11 @@ how often they were cited. See ``assistant.reports``."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.engine import Engine
 
 from assistant.api.deps import ConversationsDep, LibraryDep, SettingsDep
 from assistant.api.errors import ApiError
@@ -17,7 +17,6 @@ from assistant.api.routes.helpdesk import StaffDep
 from assistant.api.schemas import error_responses
 from assistant.api.schemas.helpdesk import FreshnessOut, ReportOut, StaleOut, TopicOut
 from assistant.reports import Topic, group, report_csv, stale_sources, unanswered
-from assistant.settings import Settings
 
 __all__ = ["router"]
 
@@ -26,45 +25,62 @@ router = APIRouter(prefix="/api/helpdesk", tags=["helpdesk"])
 DEFAULT_DAYS = 30
 
 
-def _period(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) in UTC of the days asked for; the last 30 days by default."""
+Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")]
+Until = Annotated[dt.date | None, Query(description="Last day, inclusive (default: today).")]
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC of the days asked for."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def last_day(self) -> dt.date:
+        return (self.end - dt.timedelta(days=1)).date()
+
+
+def _period(since: Since = None, until: Until = None) -> Period:
+    """The days asked for; the last 30 days by default."""
     last = until or dt.datetime.now(dt.UTC).date()
     first = since or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise ApiError(422, "'since' is after 'until'.", code="invalid_period", param="since")
     start = dt.datetime.combine(first, dt.time(), dt.UTC)
-    return start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1)
+    return Period(start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1))
 
 
-Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")]
-Until = Annotated[dt.date | None, Query(description="Last day, inclusive (default: today).")]
+PeriodDep = Annotated[Period, Depends(_period)]
 
 
 def _topics(
-    request: Request, settings: Settings, engine: Engine, start: dt.datetime, end: dt.datetime
+    request: Request,
+    _: StaffDep,
+    settings: SettingsDep,
+    conversations: ConversationsDep,
+    period: PeriodDep,
 ) -> list[Topic]:
-    items = unanswered(engine, start, end, settings.report_evidence_below)
+    """The period's unanswered questions grouped into topics (staff only: the key is
+    checked before any work)."""
+    items = unanswered(
+        conversations.engine, period.start, period.end, settings.report_evidence_below
+    )
     model = request.app.state.assistant.extractive.sentence_embeddings
     encode = model.encode_passages if model is not None else None
     return group(items, encode, settings.report_similarity)
 
 
+TopicsDep = Annotated[list[Topic], Depends(_topics)]
+
+
 @router.get("/report", responses=error_responses(401, 422))
-def report(
-    request: Request,
-    _: StaffDep,
-    settings: SettingsDep,
-    conversations: ConversationsDep,
-    since: Since = None,
-    until: Until = None,
-) -> ReportOut:
+def report(topics: TopicsDep, period: PeriodDep) -> ReportOut:
     """Refused, rated-down and weakly supported answers of the period, from every
     channel, grouped by meaning into topics, newest topic first."""
-    start, end = _period(since, until)
-    topics = _topics(request, settings, conversations.engine, start, end)
     return ReportOut(
-        since=start.date(),
-        until=(end - dt.timedelta(days=1)).date(),
+        since=period.start.date(),
+        until=period.last_day,
         questions=sum(topic.count for topic in topics),
         topics=[TopicOut.model_validate(topic, from_attributes=True) for topic in topics],
     )
@@ -78,18 +94,9 @@ def report(
     },
     response_class=Response,
 )
-def report_as_csv(
-    request: Request,
-    _: StaffDep,
-    settings: SettingsDep,
-    conversations: ConversationsDep,
-    since: Since = None,
-    until: Until = None,
-) -> Response:
+def report_as_csv(topics: TopicsDep, period: PeriodDep) -> Response:
     """The report, one row per question with its topic."""
-    start, end = _period(since, until)
-    topics = _topics(request, settings, conversations.engine, start, end)
-    name = f"unanswered-{start.date()}-{(end - dt.timedelta(days=1)).date()}.csv"
+    name = f"unanswered-{period.start.date()}-{period.last_day}.csv"
     return Response(
         report_csv(topics),
         media_type="text/csv; charset=utf-8",
@@ -103,25 +110,23 @@ def freshness(
     settings: SettingsDep,
     conversations: ConversationsDep,
     library: LibraryDep,
+    period: PeriodDep,
     max_age_days: Annotated[int | None, Query(ge=1, le=36500)] = None,
-    since: Since = None,
-    until: Until = None,
 ) -> FreshnessOut:
     """Sources dated longer ago than ``max_age_days`` (default: the setting), the most
     cited in the period first: what to check or replace."""
-    start, end = _period(since, until)
     age = max_age_days or settings.freshness_max_age_days
     sources = stale_sources(
         library.records.documents(),
         conversations.engine,
         max_age_days=age,
-        since=start,
-        until=end,
+        since=period.start,
+        until=period.end,
         today=dt.datetime.now(dt.UTC).date(),
     )
     return FreshnessOut(
         max_age_days=age,
-        since=start.date(),
-        until=(end - dt.timedelta(days=1)).date(),
+        since=period.start.date(),
+        until=period.last_day,
         sources=[StaleOut.model_validate(s, from_attributes=True) for s in sources],
     )
