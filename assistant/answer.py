@@ -85,6 +85,10 @@ class Answer:
     lexical_only: bool = False
     # The evidence score the refusal decision was made on (None: not retrieved, e.g. HS).
     evidence: float | None = None
+    # How likely the answer is to hold what answers the question (0..1, calibrated on the
+    # dev set's tune half); below the operating point the assistant refuses. None: not
+    # estimated (small talk, HS lookups, the naive baseline).
+    confidence: float | None = None
     trace: Trace = field(default_factory=Trace, repr=False, compare=False)
 
     def as_dict(self) -> dict:
