@@ -64,14 +64,6 @@ def evaluate(
             "(split by a hash of each id)."
         ),
     ] = None,
-    sweep: Annotated[
-        bool,
-        typer.Option(
-            "--sweep",
-            help="Answer with the refusal threshold off, then print threshold -> correct / "
-            "false refusal per half, and the threshold the tune half chooses.",
-        ),
-    ] = False,
     baseline: Annotated[
         bool,
         typer.Option(
@@ -81,16 +73,19 @@ def evaluate(
         ),
     ] = False,
 ) -> None:
-    """Answer every question and print retrieval, grounding, refusal and latency figures,
-    per language and per half (tune / confirm)."""
+    """Answer every question (refusal threshold off) and print, per language and per half
+    (tune / confirm): retrieval, the fact in the answer, refusals, confidence and latency
+    at the configured threshold; then the risk–coverage trade-off at every threshold and
+    the confidence's reliability."""
     from assistant.evaluation import (
         HALVES,
         breakdown,
-        format_sweep,
         format_table,
         load_items,
         naive_answer,
+        reliability,
         retrieval_query,
+        risk_coverage,
         run_eval,
     )
 
@@ -98,10 +93,9 @@ def evaluate(
         raise typer.BadParameter(f"'{half}' is not one of {', '.join(HALVES)}", param_hint="--half")
     items = [i for i in load_items(questions) if half in (None, i.half)]
     settings = Settings()
-    # The sweep needs every answer's evidence, so nothing may be refused for lack of it.
-    assistant = _open(
-        settings.model_copy(update={"refusal_threshold": float("-inf")}) if sweep else settings
-    )
+    threshold = settings.refusal_threshold
+    # Every answer made, whatever its confidence: the threshold is applied afterwards.
+    assistant = _open(settings.model_copy(update={"refusal_threshold": float("-inf")}))
 
     def ask(item):
         return assistant.answer(item.question, item.turns)
@@ -113,19 +107,19 @@ def evaluate(
             encoding="utf-8",
         )
     halves = [half] if half else ["all", *HALVES]
-    systems = {"ours": breakdown(results, halves)}
+    systems = {"ours": breakdown(results, halves, threshold)}
     if baseline:
         store = assistant.retriever.store
         naive = run_eval(
             items, lambda item: naive_answer(store, retrieval_query(item), item.lang, k=5)
         )
         systems["naive"] = breakdown(naive, halves)
-    if sweep:
-        typer.echo(f"refusal threshold off (configured: {settings.refusal_threshold}):")
+    typer.echo(f"at the refusal threshold {threshold} (ASSISTANT_REFUSAL_THRESHOLD):")
     typer.echo(format_table(systems))
-    if sweep:
-        typer.echo("\nrefusal trade-off (refused: answerable items refused):")
-        typer.echo(format_sweep(results))
+    typer.echo("\nrisk–coverage (the answer refused below each confidence threshold):")
+    typer.echo(risk_coverage(results))
+    typer.echo("\nreliability of the confidence:")
+    typer.echo(reliability(results))
 
 
 class RedactSecrets(logging.Filter):

@@ -4,8 +4,11 @@ Each item: ``id, lang, question, history, answerable, sources, facts, topic``. E
 sources are file names; a retrieved source path matches when it ends with one.
 
 The set is split into two fixed halves by a hash of each id (``half_of``): choices are
-tuned on one and confirmed on the other. ``sweep`` turns the evidence score of each
-answer into the refusal trade-off (threshold -> correct / false refusal), and
+tuned on one and confirmed on the other. Every question is answered with the refusal
+threshold off, so that one run gives the figures at the operating point (an answer is
+refused there when its confidence is under the threshold, ``refused_at``) and the whole
+trade-off: ``risk_coverage`` (threshold -> share answered, the fact in those, the
+unanswerable refused) and ``reliability`` (is 0.8 right 8 times in 10?).
 ``naive_answer`` is the baseline the figures are compared with: LangChain's vector
 top-k on the same Chroma collection, quoted as is.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.answer import Answer, citation_for
-from assistant.pipeline import Turn, merge_history
+from assistant.query import Turn, merge_history
 from assistant.retrieval import Passage
 
 if TYPE_CHECKING:
@@ -32,28 +35,27 @@ __all__ = [
     "HALVES",
     "EvalItem",
     "EvalResult",
-    "SweepRow",
+    "auroc",
     "breakdown",
-    "choose_threshold",
-    "format_sweep",
     "format_table",
     "half_of",
     "hit",
+    "holds_fact",
     "load_items",
     "naive_answer",
     "percentile",
     "rank_scores",
     "refused_at",
+    "reliability",
     "retrieval_query",
+    "right",
+    "risk_coverage",
     "run_eval",
     "source_rank",
     "summarise",
-    "sweep",
-    "sweep_thresholds",
 ]
 
 HALVES = ("tune", "confirm")
-MAX_FALSE_REFUSAL = 0.05
 
 
 def half_of(item_id: str) -> str:
@@ -95,6 +97,7 @@ class EvalResult:
             "half": self.item.half,
             "answer": self.answer.text,
             "refused": self.answer.refused,
+            "confidence": self.answer.confidence,
             "evidence": self.answer.evidence,
             "citations": [c.as_dict() for c in self.answer.citations],
             "retrieved": self.answer.retrieved,
@@ -171,19 +174,73 @@ def rank_scores(ranks: Sequence[int | None]) -> dict:
     }
 
 
-def summarise(results: list[EvalResult]) -> dict:
-    """hit@1, hit@5, MRR, fact recall, citation precision, refusals and latency."""
-    ranks, facts, precise, refused_ok, refused_wrong = [], [], [], [], []
+def refused_at(answer: Answer, threshold: float | None) -> bool:
+    """Whether ``answer`` (made with the threshold off) is refused at ``threshold``:
+    refused anyway (out of scope, nothing to quote) or its confidence is under it."""
+    if answer.refused:
+        return True
+    return threshold is not None and answer.confidence is not None and answer.confidence < threshold
+
+
+def holds_fact(result: EvalResult) -> bool:
+    """The answer quotes one of the item's facts (a refusal quotes none)."""
+    answer = result.answer
+    if answer.refused or not result.item.facts:
+        return False
+    haystack = _norm(answer.text + " " + " ".join(c.snippet for c in answer.citations))
+    return any(_norm(f) in haystack for f in result.item.facts)
+
+
+def fact_was_read(result: EvalResult) -> bool:
+    """One of the item's facts is in a passage the answer was made from."""
+    texts = _norm(" ".join(result.answer.trace.texts))
+    return any(_norm(f) in texts for f in result.item.facts)
+
+
+def right(result: EvalResult, threshold: float | None) -> bool:
+    """Answered, and the answer holds the fact (never right for an unanswerable item)."""
+    return (
+        result.item.answerable and not refused_at(result.answer, threshold) and holds_fact(result)
+    )
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Area under the ROC curve: the chance that a right answer has a higher confidence
+    than a wrong one (ties count half); None without both kinds."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 3)
+
+
+def summarise(results: list[EvalResult], threshold: float | None = None) -> dict:
+    """Retrieval (hit@1, hit@5, MRR), the fact in the answer (of all answerable items, of
+    those answered, of those whose fact was in a passage read), citation precision,
+    refusals and latency, at ``threshold``; and the confidence's AUROC."""
+    ranks, facts, answered_facts, read_facts, precise = [], [], [], [], []
+    answered, refused_ok, scored, labels = [], [], [], []
     for r in results:
         item, answer = r.item, r.answer
+        refused = refused_at(answer, threshold)
+        if answer.confidence is not None:
+            scored.append(answer.confidence)
+            labels.append(right(r, None))
         if not item.answerable:
-            refused_ok.append(answer.refused)
+            refused_ok.append(refused)
             continue
-        refused_wrong.append(answer.refused)
+        answered.append(not refused)
         if item.sources:
             ranks.append(source_rank(answer.retrieved, item.sources))
-        haystack = _norm(answer.text + " " + " ".join(c.snippet for c in answer.citations))
-        facts += [_norm(f) in haystack for f in item.facts]
+        hold = holds_fact(r) and not refused
+        facts.append(hold)
+        if not refused:
+            answered_facts.append(hold)
+        if fact_was_read(r):
+            read_facts.append(holds_fact(r))
+        if refused:
+            continue
         for c in answer.citations:
             precise.append(
                 any(_norm(f) in _norm(c.snippet) for f in item.facts)
@@ -195,16 +252,21 @@ def summarise(results: list[EvalResult]) -> dict:
         "n": len(results),
         **rank_scores(ranks),
         "fact_recall": _rate(facts),
+        "fact_answered": _rate(answered_facts),
+        "fact_read": _rate(read_facts),
+        "answered": _rate(answered),
         "citation_precision": _rate(precise),
         "correct_refusal": _rate(refused_ok),
-        "false_refusal": _rate(refused_wrong),
+        "auroc": auroc(scored, labels),
         "p50_s": None if p50 is None else round(p50, 3),
         "p95_s": None if p95 is None else round(p95, 3),
     }
 
 
 def breakdown(
-    results: list[EvalResult], halves: Sequence[str] = ("all", *HALVES)
+    results: list[EvalResult],
+    halves: Sequence[str] = ("all", *HALVES),
+    threshold: float | None = None,
 ) -> list[tuple[str, str, dict]]:
     """``summarise`` per (language, half): all / each language × the given halves."""
     langs = ["all", *sorted({r.item.lang for r in results})]
@@ -217,7 +279,8 @@ def breakdown(
                     r
                     for r in results
                     if lang in ("all", r.item.lang) and half in ("all", r.item.half)
-                ]
+                ],
+                threshold,
             ),
         )
         for lang in langs
@@ -229,10 +292,13 @@ COLUMNS = {
     "hit@1": "hit@1",
     "hit@5": "hit@5",
     "mrr": "MRR",
-    "fact_recall": "facts",
-    "citation_precision": "cit.prec",
+    "fact_recall": "fact",
+    "fact_answered": "fact|ans",
+    "fact_read": "fact|read",
+    "answered": "answered",
     "correct_refusal": "refuse ok",
-    "false_refusal": "refuse wrong",
+    "auroc": "AUROC",
+    "citation_precision": "cit.prec",
     "p50_s": "p50 s",
 }
 
@@ -271,115 +337,81 @@ def format_table(systems: dict[str, list[tuple[str, str, dict]]]) -> str:
 
 # ---------------------------------------------------------------- refusal trade-off
 
-
-@dataclass
-class SweepRow:
-    """What one evidence threshold gives on a set of answers."""
-
-    threshold: float
-    correct_refusal: float | None  # share of unanswerable items refused
-    false_refusal: float | None  # share of answerable items refused
-    refused_answerable: int
-    answerable: int
+RISK_COVERAGE = tuple(round(0.05 * i, 2) for i in range(20))
+RELIABILITY_BINS = 10
 
 
-def refused_at(answer: Answer, threshold: float) -> bool:
-    """Whether ``answer`` (made with the threshold off) would be refused at ``threshold``:
-    refused anyway (scope, countries, nothing found) or its evidence is below it."""
-    return answer.refused or (answer.evidence is not None and answer.evidence < threshold)
-
-
-def sweep_thresholds(results: list[EvalResult], steps: int = 20) -> list[float]:
-    """``steps`` evenly spaced thresholds from the lowest to the highest evidence seen."""
-    seen = [r.answer.evidence for r in results if r.answer.evidence is not None]
-    if not seen:
-        return []
-    low, high = min(seen), max(seen)
-    if steps < 2 or high == low:
-        return [low]
-    return [low + (high - low) * i / (steps - 1) for i in range(steps)]
-
-
-def sweep(results: list[EvalResult], thresholds: Iterable[float]) -> list[SweepRow]:
-    """Correct and false refusal of ``results`` at each threshold."""
-    answerable = [r.answer for r in results if r.item.answerable]
-    unanswerable = [r.answer for r in results if not r.item.answerable]
+def risk_coverage(results: list[EvalResult], thresholds: Sequence[float] = RISK_COVERAGE) -> str:
+    """For each threshold and each (language, half): the share of answerable questions
+    answered, the fact in those answered, and the unanswerable refused."""
+    groups = [
+        (lang, half)
+        for lang in ["all", *sorted({r.item.lang for r in results})]
+        for half in HALVES
+        if any(r.item.half == half for r in results)
+    ]
+    header = ["threshold"]
+    for lang, half in groups:
+        header += [f"{lang}/{half}: ans", "fact", "refuse ok"]
     rows = []
     for t in thresholds:
-        wrong = [refused_at(a, t) for a in answerable]
-        rows.append(
-            SweepRow(
-                threshold=t,
-                correct_refusal=_rate([refused_at(a, t) for a in unanswerable]),
-                false_refusal=_rate(wrong),
-                refused_answerable=sum(wrong),
-                answerable=len(answerable),
-            )
-        )
-    return rows
-
-
-def choose_threshold(
-    rows: list[SweepRow], max_false_refusal: float = MAX_FALSE_REFUSAL
-) -> SweepRow | None:
-    """The row with the highest correct refusal whose false refusal is at most
-    ``max_false_refusal``; among equals, the lowest threshold (fewest refusals)."""
-    allowed = [
-        r
-        for r in rows
-        if r.false_refusal is not None
-        and r.false_refusal <= max_false_refusal
-        and r.correct_refusal is not None
-    ]
-    return max(allowed, key=lambda r: (r.correct_refusal, -r.threshold), default=None)
-
-
-def format_sweep(results: list[EvalResult], steps: int = 20, fit_on: str = "tune") -> str:
-    """The trade-off table per half, the threshold chosen on ``fit_on`` marked, and what
-    it gives on the other half."""
-    thresholds = sweep_thresholds(results, steps)
-    if not thresholds:
-        return "no evidence scores to sweep"
-    halves = [h for h in HALVES if any(r.item.half == h for r in results)]
-    by_half = {h: sweep([r for r in results if r.item.half == h], thresholds) for h in halves}
-    by_half["all"] = sweep(results, thresholds)
-    chosen = choose_threshold(by_half[fit_on]) if fit_on in by_half else None
-
-    header = ["threshold"]
-    for h in by_half:
-        header += [f"{h}: ok", "false", "refused"]
-    rows = []
-    for i, t in enumerate(thresholds):
-        mark = " <" if chosen is not None and t == chosen.threshold else ""
-        row = [f"{t:.3f}{mark}"]
-        for h_rows in by_half.values():
-            r = h_rows[i]
+        row = [f"{t:.2f}"]
+        for lang, half in groups:
+            mine = [r for r in results if lang in ("all", r.item.lang) and r.item.half == half]
+            answerable = [r for r in mine if r.item.answerable]
+            answered = [r for r in answerable if not refused_at(r.answer, t)]
+            unanswerable = [r for r in mine if not r.item.answerable]
             row += [
-                _cell(r.correct_refusal),
-                _cell(r.false_refusal),
-                f"{r.refused_answerable}/{r.answerable}",
+                _cell(_rate([not refused_at(r.answer, t) for r in answerable])),
+                _cell(_rate([holds_fact(r) for r in answered])),
+                _cell(_rate([refused_at(r.answer, t) for r in unanswerable])),
             ]
         rows.append(row)
-    lines = [
-        "ok: unanswerable items refused; false: answerable items refused (refused: how many)",
-        _aligned(header, rows, labels=1),
-    ]
-    if chosen is None:
-        lines.append(
-            f"no threshold keeps false refusal <= {MAX_FALSE_REFUSAL} on the {fit_on} half"
-        )
-    else:
-        i = thresholds.index(chosen.threshold)
-        lines.append(
-            f"chosen on {fit_on} (highest correct refusal with false refusal <= "
-            f"{MAX_FALSE_REFUSAL}): threshold {chosen.threshold:.3f} -> "
-            + "; ".join(
-                f"{h}: refuse ok {_cell(r[i].correct_refusal)}, "
-                f"refuse wrong {_cell(r[i].false_refusal)}"
-                for h, r in by_half.items()
-            )
-        )
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            "ans: answerable questions answered; fact: the fact in those answered; "
+            "refuse ok: unanswerable questions refused",
+            _aligned(header, rows, labels=1),
+        ]
+    )
+
+
+def reliability(results: list[EvalResult], bins: int = RELIABILITY_BINS) -> str:
+    """Confidence in bins against how often such answers were right, per half: a
+    calibrated confidence of 0.8 is right about 8 times in 10."""
+    header = ["confidence"]
+    halves = [h for h in HALVES if any(r.item.half == h for r in results)]
+    for half in halves:
+        header += [f"{half}: n", "mean conf", "right"]
+    rows = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        row = [f"{low:.1f}-{high:.1f}"]
+        for half in halves:
+            inside = [
+                r
+                for r in results
+                if r.item.half == half
+                and r.answer.confidence is not None
+                and low <= r.answer.confidence < high + (b == bins - 1)
+            ]
+            row += [
+                str(len(inside)),
+                _cell(_rate_of([r.answer.confidence or 0.0 for r in inside])),
+                _cell(_rate([right(r, None) for r in inside])),
+            ]
+        rows.append(row)
+    return "\n".join(
+        [
+            "right: answerable, and the answer holds the fact (an unanswerable question "
+            "is never right)",
+            _aligned(header, rows, labels=1),
+        ]
+    )
+
+
+def _rate_of(values: list[float]) -> float | None:
+    return round(float(statistics.mean(values)), 3) if values else None
 
 
 # ---------------------------------------------------------------- naive baseline

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -20,19 +21,17 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant import prompts
-from assistant.answer import (
-    Answer,
-    CitationNumbers,
-    Event,
-    ExtractiveComposer,
-    Sentence,
-)
+from assistant.answer import Answer, CitationNumbers, Event, ExtractiveComposer
 from assistant.injection import clean_passages, strip_urls
 from assistant.language import message
 from assistant.lexical import tokenize
 from assistant.retrieval import Passage
 from assistant.sentences import split_sentences
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.query import Query
+    from assistant.reader import Read
 
 __all__ = ["GroundingCheck", "LLMComposer", "make_chat_model"]
 
@@ -128,13 +127,12 @@ class LLMComposer:
         self.fallback = fallback
         self.reads = reads
 
-    def stream(
-        self, question: str, passages: list[Passage], language: str, ranked: list[Sentence]
-    ) -> Iterator[Event]:
+    def stream(self, query: Query, passages: list[Passage], ranked: list[Read]) -> Iterator[Event]:
         """The model's tokens as it writes them, then the checked answer's citations and
         the answer; the fallback's answer (from ``ranked``), noticed, when the model fails
         or no sentence survives the check."""
         assert self.fallback is not None
+        question, language = query.text, query.language
         raw: list[str] = []
         try:
             for token in self.tokens(question, passages, language):

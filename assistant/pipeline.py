@@ -1,21 +1,23 @@
 """Question (+ conversation) -> cited answer: the one object every channel talks to.
 
 small talk or an unanswered language? the assistant's own reply (``smalltalk``)
--> language -> retrieval query (follow-ups merged with the previous question)
--> HS-code lookup, if a tariff code is asked for
--> hybrid retrieval -> enough evidence? else refuse
--> LLM answer checked against the sources, or the extractive answer
+-> the question understood once (``query.understand``: language, follow-up merged with
+   the question before, English words of its French terms, intent)
+-> live data or a writing task? refuse; an HS code asked for? the HS lookup
+-> the reader's candidates (``Retriever.pool``) -> every unit scored (``Reader``)
+-> how likely is the best reading to answer (``Confidence``)? below the operating
+   point: say so, list the closest sources, offer an adviser
+-> the extractive answer (or an LLM's, checked against the sources)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from assistant.answer import (
     Answer,
@@ -27,61 +29,25 @@ from assistant.answer import (
     dated_notice,
     events,
 )
+from assistant.confidence import Confidence, confidence_features
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
-from assistant.glossary import expand_query
-from assistant.hs import HSLookup, asks_for_hs_code, product_description
-from assistant.language import detect_language, message
+from assistant.hs import HSLookup, product_description
+from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
+from assistant.query import Query, Turn, merge_history, understand
+from assistant.reader import Reader, Reading
 from assistant.retrieval import Passage, Retriever, Timings
-from assistant.scope import asks_out_of_scope, unmatched_countries
+from assistant.scope import unmatched_countries
 from assistant.settings import Settings
 from assistant.smalltalk import small_talk
+from assistant.units import UnitIndex
 
 __all__ = ["Assistant", "Event", "Turn", "merge_history"]
 
 log = logging.getLogger(__name__)
 
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|also|what about|how about|same|et|aussi|pareil|même|y|también|e|também|"
-    r"و)\b|\b(it|that|this|them|those|ça|cela|ceci|eso|isso)\b",
-    re.IGNORECASE,
-)
-
-
-@dataclass
-class Turn:
-    role: Literal["user", "assistant"]
-    content: str
-
-
-def merge_history(question: str, history: Sequence[Turn]) -> str:
-    """The retrieval query for a follow-up: the previous question, then this one twice,
-    so that BM25 weighs the new words ("for kitchens?") above the old ones."""
-    previous = [t.content for t in history if t.role == "user"]
-    if not previous:
-        return question
-    short = len(tokenize(question)) <= 5
-    if not (short or _FOLLOW_UP.search(question)):
-        return question
-    return f"{previous[-1]} {question} {question}"
-
-
-@dataclass
-class Evidence:
-    """How well the best passages match: cosine similarity (None while the vectors are
-    being built), the share of the question's idf weight they contain, and the penalty for
-    a country the question names that none of the best passages does (passages on Brazil's
-    tariffs rarely answer a question on Japan's, but a question may name its sender's)."""
-
-    dense: float | None = None
-    coverage: float = 0.0
-    country_penalty: float = 0.0
-
-    @property
-    def score(self) -> float:
-        found = self.coverage if self.dense is None else (max(self.dense, 0.0) + self.coverage) / 2
-        return found - self.country_penalty
+MAY_HELP = 3  # closest sources listed when the assistant does not answer
 
 
 def _sentence_model(spec: str) -> NamedEmbeddings | None:
@@ -90,7 +56,7 @@ def _sentence_model(spec: str) -> NamedEmbeddings | None:
     try:
         return make_embeddings(spec)
     except Exception as exc:
-        log.warning("sentence model %r unavailable (%s): ranking sentences by words", spec, exc)
+        log.warning("sentence model %r unavailable (%s): ranking units by words", spec, exc)
         return None
 
 
@@ -99,6 +65,8 @@ class Assistant:
     settings: Settings
     retriever: Retriever
     lexical: LexicalIndex
+    reader: Reader
+    confidence: Confidence
     extractive: ExtractiveComposer
     hs: HSLookup
     llm: LLMComposer | None = None
@@ -107,6 +75,11 @@ class Assistant:
 
     def __post_init__(self) -> None:
         self.composer = self.llm or self.extractive
+
+    @property
+    def sentence_embeddings(self) -> NamedEmbeddings | None:
+        """The fast multilingual model that embeds units (also groups the report's topics)."""
+        return self.reader.units.embeddings
 
     @classmethod
     def from_settings(
@@ -122,14 +95,21 @@ class Assistant:
         Pass the ``lexical`` index and ``sentences`` model of a previous assistant to keep
         one BM25 matrix and one sentence model in memory."""
         lexical = lexical or LexicalIndex(settings.lexical_path)
-        retriever = Retriever(lexical, store, k=settings.retrieval_k, dense_ready=dense_ready)
+        retriever = Retriever(
+            lexical,
+            store,
+            k=settings.retrieval_k,
+            pool_size=settings.reader_pool,
+            dense_ready=dense_ready,
+        )
         model = make_chat_model(settings)
         embeddings = store.embeddings if store is not None else None
         if sentences is None and settings.sentence_embedder:
             sentences = part_named(embeddings, settings.sentence_embedder) or _sentence_model(
                 settings.sentence_embedder
             )
-        extractive = ExtractiveComposer(lexical, sentences)
+        units = UnitIndex(settings.data_dir / "units.sqlite", sentences)
+        extractive = ExtractiveComposer()
         llm = None
         if model is not None:
             check = GroundingCheck(embeddings)
@@ -138,6 +118,8 @@ class Assistant:
             settings=settings,
             retriever=retriever,
             lexical=lexical,
+            reader=Reader(lexical, units),
+            confidence=Confidence.load(),
             extractive=extractive,
             hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
             llm=llm,
@@ -146,7 +128,6 @@ class Assistant:
     @classmethod
     def open(cls, settings: Settings) -> Assistant:
         """Load the embedder and the built index (raises IndexMissing / EmbedderMismatch)."""
-        from assistant.embeddings import make_embeddings
         from assistant.store import chroma_client, vector_store
 
         embeddings = make_embeddings(settings.embedder, batch_size=settings.embed_batch_size)
@@ -155,11 +136,11 @@ class Assistant:
 
     # ------------------------------------------------------------ steps
 
-    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
-        """History-aware question for retrieval: the LLM's rewrite, else a merge."""
-        merged = merge_history(question, history)
-        if self.llm is None or merged == question:
-            return merged
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str | None:
+        """The LLM's standalone version of a follow-up, or None (no LLM, not a follow-up,
+        or the LLM failed: the question merged with the one before is searched alone)."""
+        if self.llm is None or merge_history(question, history) == question:
+            return None
         from langchain_core.messages import HumanMessage
 
         from assistant import prompts
@@ -169,42 +150,48 @@ class Assistant:
             reply = self.llm.model.invoke(
                 [HumanMessage(prompts.REWRITE.format(history=transcript, question=question))]
             )
-            text = str(reply.content).strip()
+            return str(reply.content).strip() or None
         except Exception as exc:  # the LLM is optional: any failure means the merge
             log.warning("question rewrite failed: %s", exc)
-            return merged
-        return f"{text} {merged}" if text else merged
+            return None
 
     @property
     def countries(self) -> Path:
         """The shipped country table (names in several languages)."""
         return self.settings.corpus_dir / "country-codes" / "country-codes.csv"
 
-    def evidence(self, query: str, passages: list[Passage]) -> Evidence:
-        tokens = tokenize(query)
-        top = passages[:3]
-        missing = unmatched_countries(query, [p.text for p in top], self.countries)
-        return Evidence(
-            dense=max((p.dense for p in top if p.dense is not None), default=None),
-            coverage=max((self.extractive.coverage(tokens, p.text) for p in top), default=0.0),
-            country_penalty=self.settings.refusal_country_penalty if missing else 0.0,
+    def understand(self, question: str, history: Sequence[Turn] = ()) -> Query:
+        return understand(
+            question,
+            history,
+            corpus_dir=self.settings.corpus_dir,
+            rewritten=self.rewrite(question, history),
         )
+
+    def rate(self, query: Query, reading: Reading) -> float:
+        """The confidence that the best reading answers ``query`` (0..1)."""
+        top = [p.text for p in reading.passages[:3]]
+        missing = bool(unmatched_countries(query.expanded, top, self.countries))
+        return self.confidence(confidence_features(reading.reads, reading.features, missing))
 
     def _finalise(
         self,
         answer: Answer,
         passages: list[Passage],
-        evidence: float | None = None,
         timings: Timings | None = None,
+        confidence: float | None = None,
     ) -> Answer:
-        answer.evidence = evidence
-        answer.trace = Trace(timings or Timings(), [p.id for p in passages])
+        answer.confidence = confidence
+        answer.evidence = max((p.dense for p in passages[:3] if p.dense is not None), default=None)
+        answer.trace = Trace(
+            timings or Timings(), [p.id for p in passages], [p.text for p in passages]
+        )
         answer.retrieved = list(dict.fromkeys(p.source for p in passages))
         answer.lexical_only = not self.retriever.dense_ready
         if answer.lexical_only and not answer.refused:
             answer.notices.append(message("lexical_only", answer.language))
         notice = dated_notice(answer.citations, answer.language, self.today().year)
-        if notice:
+        if notice and not answer.refused:
             answer.notices.append(notice)
         return answer
 
@@ -212,25 +199,43 @@ class Assistant:
         self,
         language: str,
         passages: list[Passage],
-        evidence: float | None = None,
         timings: Timings | None = None,
+        confidence: float | None = None,
+        reason: str = "refusal",
     ) -> Answer:
-        return self._finalise(
-            Answer(
-                text=message("refusal", language), refused=True, language=language, mode="refusal"
-            ),
-            passages,
-            evidence,
-            timings,
+        """Says the sources do not answer, lists the closest ones (citing no claim of
+        theirs: no snippet), and offers an adviser."""
+        numbers = CitationNumbers()
+        closest = list({p.source: p for p in passages}.values())[:MAY_HELP]
+        lines = []
+        for passage in closest:
+            n = numbers.number(passage, "")
+            title = str(passage.metadata.get("title", "")) or passage.source
+            section = str(passage.metadata.get("section", ""))
+            lines.append(
+                f"- {title}" + (f" — {section}" if section and section != title else "") + f" [{n}]"
+            )
+        parts = [message(reason, language)]
+        if lines:
+            parts.append(message("may_help", language) + "\n" + "\n".join(lines))
+        parts.append(message("ask_adviser", language))
+        answer = Answer(
+            text="\n\n".join(parts),
+            citations=numbers.citations(),
+            refused=True,
+            language=language,
+            mode="refusal",
         )
+        return self._finalise(answer, passages, timings, confidence)
 
-    def _hs_answer(self, query: str, question: str, language: str) -> Answer | None:
-        """HS codes for the product in ``query``; the words of ``question`` (this turn,
-        with its English expansion) count double, so a follow-up's new words decide.
-        When the best codes are too close to choose between, it asks what separates them,
-        once: a follow-up's answer narrows the list without a second question."""
-        description = product_description(query)
-        weights = {t: 2.0 for t in tokenize(product_description(question))}
+    def _hs_answer(self, query: Query) -> Answer | None:
+        """HS codes for the product in ``query``; the words of this turn (with their
+        English expansion) count double, so a follow-up's new words decide. When the
+        best codes are too close to choose between, it asks what separates them, once:
+        a follow-up's answer narrows the list without a second question."""
+        language = query.language
+        description = product_description(query.expanded)
+        weights = {t: 2.0 for t in tokenize(product_description(query.current))}
         result = self.hs.lookup(description, k=3, weights=weights)
         if not result:
             return None
@@ -242,7 +247,7 @@ class Assistant:
             for c in found
         ]
         citations = numbers.citations("\n")
-        if result.unsure and query == question:
+        if result.unsure and not query.follow_up:
             options = " / ".join(f"“{d}”" for d in result.distinctions())
             text = "\n".join(
                 [
@@ -284,33 +289,29 @@ class Assistant:
         if (own := small_talk(question)) is not None:
             yield from events(own)
             return
-        language = detect_language(question)
-        if asks_out_of_scope(question):
-            yield from events(self._refusal(language, []))
+        query = self.understand(question, history)
+        if query.intent == "out-of-scope":
+            yield from events(self._refusal(query.language, [], reason="out_of_scope"))
             return
-        query = self.rewrite(question, history)
-        corpus = self.settings.corpus_dir
-        expanded = expand_query(query, language, self.countries, corpus)
-
-        if asks_for_hs_code(query):
-            current = expand_query(question, language, self.countries, corpus)
-            hs_answer = self._hs_answer(expanded, current, language)
-            if hs_answer is not None:
-                yield from events(hs_answer)
-                return
+        if query.intent == "hs-code" and (hs_answer := self._hs_answer(query)) is not None:
+            yield from events(hs_answer)
+            return
 
         timings = Timings()
-        passages = self.retriever.search(expanded, filters=filters, timings=timings)
-        ranked = self.extractive.sentences(expanded, passages, language)
-        passages = self.extractive.rerank(passages, ranked)
-        evidence = self.evidence(expanded, passages).score
-        # No quotable sentence in any passage (tables, headings): nothing to cite.
-        if not ranked or evidence < self.settings.refusal_threshold:
-            yield from events(self._refusal(language, passages, evidence, timings))
+        pool = self.retriever.pool(query.expanded, filters=filters, timings=timings)
+        started = time.perf_counter()
+        reading = self.reader.read(query, pool)
+        confidence = self.rate(query, reading)
+        timings.read += time.perf_counter() - started
+        passages = reading.passages
+        if not reading.reads or confidence < self.settings.refusal_threshold:
+            yield from events(self._refusal(query.language, passages, timings, confidence))
             return
 
         shown = passages[: self.composer.reads]
-        for event in self.composer.stream(question, shown, language, ranked):
+        for event in self.composer.stream(query, shown, reading.reads):
             if event.kind == "done":
-                self._finalise(event.data, shown, evidence, timings)
+                self._finalise(
+                    event.data, passages[: self.settings.retrieval_k], timings, confidence
+                )
             yield event

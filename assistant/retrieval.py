@@ -1,24 +1,36 @@
-"""Question -> ranked passages: dense (Chroma) and lexical (BM25) search fused by rank.
+"""Question -> ranked passages: exact vector search and BM25, fused by rank.
 
 Reciprocal-rank fusion needs no score calibration between the two searches; the raw
-dense similarity and BM25 score are kept on each passage because the refusal
-decision needs absolute evidence, not ranks. Near-identical passages (the same
+dense similarity and BM25 score are kept on each passage because the reader and the
+confidence need absolute evidence, not ranks. Near-identical passages (the same
 boilerplate in several trade agreements) are collapsed to the best one.
+
+``search`` gives the best few passages (the helpdesk lookup, the LLM's context);
+``pool`` gives the reader its candidates: the fused top ``pool_size``, the best of each
+model of a fused embedder on its own (the multilingual one finds English passages for a
+French question that the English one ranks low), and the best ``per_language`` of each
+language of the corpus, so that French documents cannot crowd English ones out of a
+French question's candidates, nor the reverse.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from assistant.lexical import LexicalIndex, tokenize
+import numpy as np
+
+from assistant.dense import ExactSearch, Scores
+from assistant.embeddings import FusedEmbeddings
+from assistant.lexical import LexicalIndex
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
-__all__ = ["FILTER_KEYS", "Passage", "Retriever", "Timings", "matches"]
+__all__ = ["FILTER_KEYS", "Passage", "Retriever", "Timings", "fill_dense", "matches"]
 
 FILTER_KEYS = ("jurisdiction", "topic", "language", "source")
 _EXACT = ("jurisdiction", "language")
@@ -34,6 +46,8 @@ class Passage:
     score: float = 0.0  # fused (RRF)
     dense: float | None = None  # cosine similarity, when dense search ran
     lexical: float | None = None  # BM25 score, when the passage matched words
+    dense_rank: int | None = None  # 1-based, in exact vector search
+    lexical_rank: int | None = None  # 1-based, in BM25
 
     @property
     def source(self) -> str:
@@ -75,6 +89,7 @@ class Timings:
     dense: float = 0.0
     lexical: float = 0.0
     fusion: float = 0.0
+    read: float = 0.0  # the reader and the confidence, after retrieval
 
 
 class Retriever:
@@ -87,6 +102,9 @@ class Retriever:
         *,
         k: int = 8,
         candidates: int = 30,
+        pool_size: int = 80,
+        per_part: int = 30,
+        per_language: int = 15,
         rrf_k: int = 60,
         dense_ready: Callable[[], bool] | None = None,
     ) -> None:
@@ -94,41 +112,49 @@ class Retriever:
         self.store = store
         self.k = k
         self.candidates = candidates
+        self.pool_size = pool_size
+        self.per_part = per_part
+        self.per_language = per_language
         self.rrf_k = rrf_k
         self._dense_ready = dense_ready or (lambda: store is not None)
+        self.exact = ExactSearch(store, lexical.generation) if store is not None else None
+        self.parts: tuple[slice, ...] = ()
+        embeddings = store.embeddings if store is not None else None
+        if isinstance(embeddings, FusedEmbeddings):
+            bounds = np.cumsum([0, *(e.dim for e, _ in embeddings.parts)])
+            self.parts = tuple(slice(a, b) for a, b in itertools.pairwise(bounds))
 
     @property
     def dense_ready(self) -> bool:
         return self.store is not None and self._dense_ready()
 
-    def _dense(
-        self, query: str, filters: dict[str, str], n: int, timings: Timings
-    ) -> list[Passage]:
+    def _scores(self, vector: list[float], timings: Timings) -> Scores:
+        assert self.exact is not None
+        t0 = time.perf_counter()
+        scores = self.exact.score(vector, self.parts)
+        timings.dense += time.perf_counter() - t0
+        return scores
+
+    def _embed(self, text: str, timings: Timings) -> list[float]:
         assert self.store is not None
         t0 = time.perf_counter()
-        vector = self.store.embeddings.embed_query(query)
-        t1 = time.perf_counter()
-        exact = [{key: filters[key]} for key in _EXACT if filters.get(key)]
-        where = exact[0] if len(exact) == 1 else ({"$and": exact} if exact else None)
-        # Topic and folder filters are not expressible in Chroma's where: over-fetch.
-        fetch = n * 4 if set(filters) - set(_EXACT) else n
-        # Despite its name this returns Chroma's cosine *distance* (lower is closer).
-        hits = self.store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=fetch, filter=where
-        )
-        timings.embed += t1 - t0
-        timings.dense += time.perf_counter() - t1
-        passages = [
+        vector = self.store.embeddings.embed_query(text)
+        timings.embed += time.perf_counter() - t0
+        return vector
+
+    @staticmethod
+    def _passages(scores: Scores, rows: list[int]) -> list[Passage]:
+        snap = scores.snapshot
+        return [
             Passage(
-                id=str(doc.id),
-                text=doc.page_content,
-                metadata=dict(doc.metadata),
-                dense=1 - distance,
+                id=snap.ids[i],
+                text=snap.texts[i],
+                metadata=dict(snap.metas[i]),
+                dense=float(scores.cosine[i]),
+                dense_rank=rank,
             )
-            for doc, distance in hits
-            if matches(doc.metadata, filters)
+            for rank, i in enumerate(rows, 1)
         ]
-        return passages[:n]
 
     def _lexical(
         self, query: str, filters: dict[str, str], n: int, timings: Timings
@@ -140,7 +166,38 @@ class Retriever:
         else:
             hits = self.lexical.search(query, k=n)
         timings.lexical += time.perf_counter() - t0
-        return [Passage(id=i, text=t, metadata=m, lexical=s) for i, t, m, s in hits]
+        return [
+            Passage(id=i, text=t, metadata=m, lexical=s, lexical_rank=rank)
+            for rank, (i, t, m, s) in enumerate(hits, 1)
+        ]
+
+    def _fuse(self, rankings: list[list[Passage]]) -> list[Passage]:
+        """One passage per id, scored by reciprocal-rank fusion, best first."""
+        fused: dict[str, Passage] = {}
+        for ranking in rankings:
+            for rank, passage in enumerate(ranking, 1):
+                merged = fused.setdefault(passage.id, passage)
+                merged.score += 1.0 / (self.rrf_k + rank)
+                if passage is not merged:
+                    for name in ("dense", "lexical", "dense_rank", "lexical_rank"):
+                        if getattr(passage, name) is not None:
+                            setattr(merged, name, getattr(passage, name))
+        return sorted(fused.values(), key=lambda p: (-p.score, p.id))
+
+    def _ranked(
+        self, query: str, filters: dict[str, str], n: int, timings: Timings
+    ) -> tuple[list[Passage], Scores | None]:
+        """The fused ranking of the first ``n`` of each search, and the vector scores."""
+        rankings = [self._lexical(query, filters, n, timings)]
+        scores = None
+        if self.dense_ready:
+            scores = self._scores(self._embed(query, timings), timings)
+            mask = scores.snapshot.where(lambda m: matches(m, filters)) if filters else None
+            rankings.insert(0, self._passages(scores, scores.top(n, mask=mask)))
+        t0 = time.perf_counter()
+        fused = self._fuse(rankings)
+        timings.fusion += time.perf_counter() - t0
+        return fused, scores
 
     def search(
         self,
@@ -155,29 +212,68 @@ class Retriever:
         timings = timings if timings is not None else Timings()
         filters = {key: value for key, value in (filters or {}).items() if value}
         k = k or self.k
-        n = max(self.candidates, k)
-        rankings = [self._lexical(query, filters, n, timings)]
-        if self.dense_ready:
-            rankings.insert(0, self._dense(query, filters, n, timings))
+        fused, _ = self._ranked(query, filters, max(self.candidates, k), timings)
         t0 = time.perf_counter()
-        fused: dict[str, Passage] = {}
-        for ranking in rankings:
-            for rank, passage in enumerate(ranking, 1):
-                merged = fused.setdefault(passage.id, passage)
-                merged.score += 1.0 / (self.rrf_k + rank)
-                if passage is not merged:
-                    merged.dense = merged.dense if passage.dense is None else passage.dense
-                    merged.lexical = merged.lexical if passage.lexical is None else passage.lexical
-        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)
-        result = _dedupe(ranked, k)
-        timings.fusion = time.perf_counter() - t0
+        result = _dedupe(fused, k)
+        timings.fusion += time.perf_counter() - t0
         return result
+
+    def pool(
+        self,
+        query: str,
+        *,
+        filters: dict[str, str] | None = None,
+        timings: Timings | None = None,
+    ) -> list[Passage]:
+        """The reader's candidates for ``query``, in fused order: the fused top
+        ``pool_size``, then the best ``per_part`` of each model of a fused embedder and
+        the best ``per_language`` of each language, where these are not in already."""
+        timings = timings if timings is not None else Timings()
+        filters = {key: value for key, value in (filters or {}).items() if value}
+        fused, scores = self._ranked(query, filters, 2 * self.pool_size, timings)
+        t0 = time.perf_counter()
+        chosen = _dedupe(fused, self.pool_size)
+        if scores is not None:
+            snap = scores.snapshot
+            mask = snap.where(lambda m: matches(m, filters)) if filters else None
+            extra = [scores.top(self.per_part, part, mask) for part in scores.parts]
+            for in_language in snap.languages.values():
+                both = in_language if mask is None else in_language & mask
+                extra.append(scores.top(self.per_language, mask=both))
+            known = {p.id for p in chosen}
+            by_id = {p.id: p for p in fused}
+            for i in dict.fromkeys(i for ranking in extra for i in ranking):
+                id_ = scores.snapshot.ids[i]
+                if id_ not in known:
+                    known.add(id_)
+                    chosen.append(by_id.get(id_) or self._passages(scores, [i])[0])
+            fill_dense(chosen, scores, by_id)
+        timings.fusion += time.perf_counter() - t0
+        return chosen
+
+
+def fill_dense(passages: list[Passage], scores: Scores, fused: dict[str, Passage]) -> None:
+    """Give every passage its cosine and its rank in vector search, where a search that
+    did not return it (BM25 only, or a per-language or per-model pick) left them unset."""
+    rows = scores.snapshot.rows
+    ranks: np.ndarray | None = None
+    for passage in passages:
+        if passage.id in fused and passage.dense_rank is not None:
+            continue
+        row = rows.get(passage.id)
+        if row is None:
+            continue
+        if ranks is None:
+            ranks = np.empty(len(scores.cosine), np.int64)
+            ranks[np.argsort(-scores.cosine, kind="stable")] = np.arange(1, len(ranks) + 1)
+        passage.dense = float(scores.cosine[row])
+        passage.dense_rank = int(ranks[row])
 
 
 def _dedupe(passages: list[Passage], k: int, threshold: float = 0.9) -> list[Passage]:
     kept: list[tuple[Passage, set[str]]] = []
     for passage in passages:
-        words = set(tokenize(passage.body))
+        words = set(passage.body.lower().split())
         if any(_jaccard(words, other) >= threshold for _, other in kept):
             continue
         kept.append((passage, words))

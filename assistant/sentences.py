@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 
 import pysbd
 
-__all__ = ["MAX_SENTENCE", "is_sentence", "split_sentences"]
+__all__ = [
+    "MAX_SENTENCE",
+    "Line",
+    "is_sentence",
+    "logical_lines",
+    "split_line",
+    "split_sentences",
+    "trim",
+]
 
 MAX_SENTENCE = 450  # longer legal sentences are trimmed at a word, with " …"
 MIN_SENTENCE = 25
@@ -83,7 +92,7 @@ def _mask(line: str) -> str:
     return _ENUMERATOR.sub(_PAREN, line)
 
 
-def _split_line(line: str, language: str) -> list[str]:
+def split_line(line: str, language: str) -> list[str]:
     """The sentences of one line, abbreviations and cross-references left whole."""
     if not _CANDIDATE.search(line):
         return [line]
@@ -97,9 +106,17 @@ def _split_line(line: str, language: str) -> list[str]:
     return [p.strip().translate(_UNMASK) for p in pieces if p.strip()]
 
 
-def _lines(text: str) -> list[str]:
+@dataclass(frozen=True)
+class Line:
+    """A logical line of a passage: ``item`` when it is a list item (bulleted or numbered)."""
+
+    text: str
+    item: bool = False
+
+
+def logical_lines(text: str) -> list[Line]:
     """Logical lines: bullets dropped, lone list markers and wrapped lines joined."""
-    lines: list[str] = []
+    lines: list[Line] = []
     pending = ""  # a list marker waiting for its item
     for raw in text.splitlines():
         raw = raw.strip()
@@ -111,24 +128,27 @@ def _lines(text: str) -> list[str]:
             pending = f"{pending} {line}".strip()
             continue
         if pending:
-            line, pending = f"{pending} {line}", ""
-        elif (
+            lines.append(Line(f"{pending} {line}", item=True))
+            pending = ""
+            continue
+        if (
             lines
             and line[0].islower()
             and not bulleted
             and not _ITEM_START.match(line)
-            and not lines[-1].startswith(("#", "|"))
-            and _OPEN_END.search(lines[-1])
+            and not lines[-1].text.startswith(("#", "|"))
+            and _OPEN_END.search(lines[-1].text)
         ):
-            lines[-1] = f"{lines[-1]} {line}"  # a hard-wrapped sentence
+            last = lines[-1]
+            lines[-1] = Line(f"{last.text} {line}", last.item)  # a hard-wrapped sentence
             continue
-        lines.append(line)
+        lines.append(Line(line, item=bulleted or bool(_ITEM_START.match(line))))
     if pending:
-        lines.append(pending)
+        lines.append(Line(pending, item=True))
     return lines
 
 
-def _trim(sentence: str) -> str:
+def trim(sentence: str) -> str:
     """Long legal sentences end at a word before MAX_SENTENCE characters, with " …"."""
     if len(sentence) <= MAX_SENTENCE:
         return sentence
@@ -138,10 +158,10 @@ def _trim(sentence: str) -> str:
 def split_sentences(text: str, language: str, *, keep_all: bool = False) -> list[str]:
     """The quotable sentences of a passage body, in order; ``keep_all`` keeps non-sentences."""
     out = []
-    for line in _lines(text):
-        for sentence in _split_line(line, language):
+    for line in logical_lines(text):
+        for sentence in split_line(line.text, language):
             if keep_all or is_sentence(sentence, language):
-                out.append(_trim(sentence))
+                out.append(trim(sentence))
     return out
 
 

@@ -86,17 +86,21 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         le=50,
-        description="Passages whose sentences the composer ranks (and re-ranks by).",
+        description="Passages an answer reports as read (the reader's best, after re-ranking "
+        "its pool), and the passages a helpdesk lookup returns.",
+    )
+    reader_pool: int = Field(
+        default=80,
+        ge=10,
+        le=500,
+        description="Fused search results the reader scores, before the best of each "
+        "embedder and of each language are added to them.",
     )
     refusal_threshold: float = Field(
-        default=0.14,
-        description="Evidence (mean of best cosine similarity and query-term coverage; "
-        "coverage alone while vectors are built) below which the assistant refuses.",
-    )
-    refusal_country_penalty: float = Field(
-        default=0.05,
-        description="Taken off the evidence when the question names a country that none "
-        "of the best passages names.",
+        default=0.3,
+        description="Confidence (the calibrated chance that the answer holds what answers "
+        "the question) below which the assistant quotes nothing, says its sources do not "
+        "answer, and offers an adviser.",
     )
 
     llm: str | None = Field(

@@ -1,0 +1,1 @@
+"""Training the learned parts: ``python -m training.reader`` (``make train-reader``)."""
