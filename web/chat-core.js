@@ -1,7 +1,7 @@
 /* Export Assistant — the chat, shared by the page (index.html) and the widget (widget.js).
  *
- * window.ExportAssistant = { STRINGS, pickLanguage, translate, Api, ChatView, watchReadiness,
- *                            userText }
+ * window.ExportAssistant = { STRINGS, addStrings, pickLanguage, translate, applyStrings, Api,
+ *                            ChatView, watchReadiness, userText }
  *
  * Text that people or documents wrote is shown through userText (control and bidi-override
  * characters made visible as U+FFFD) in elements with dir="auto", which isolates it: a
@@ -119,6 +119,18 @@
       if (STRINGS[base]) return base;
     }
     return "en";
+  }
+
+  /** Adds a page's own strings ({en: {...}, fr: {...}}) to the table; the helpdesk page's
+   * are in helpdesk-strings.js. A key defined twice is a mistake, and an error. */
+  function addStrings(tables) {
+    for (const [lang, table] of Object.entries(tables)) {
+      const into = (STRINGS[lang] = STRINGS[lang] || {});
+      for (const [key, text] of Object.entries(table)) {
+        if (key in into) throw new Error(`string "${key}" is defined twice`);
+        into[key] = text;
+      }
+    }
   }
 
   function translate(lang, key, vars) {
@@ -848,6 +860,7 @@
 
   global.ExportAssistant = {
     STRINGS,
+    addStrings,
     pickLanguage,
     translate,
     applyStrings,
