@@ -6,9 +6,10 @@ from playwright.sync_api import Page
 
 __all__ = ["unreachable_by_tab"]
 
-# Every visible, enabled control (open shadow roots included, for the widget) gets a
-# number; the focused element's number is read after each Tab. Tabs of a tab list other
-# than the selected one are left out: the arrow keys reach them (WAI-ARIA tabs pattern).
+# Every visible, enabled control (open shadow roots included, for the widget; not inside a
+# closed <details>, which checkVisibility sees) gets a number; the focused element's
+# number is read after each Tab. Tabs of a tab list other than the selected one are left
+# out (tabindex -1): the arrow keys reach them (WAI-ARIA tabs pattern).
 _MARK = """() => {
   const selector = 'a[href], button, input, select, textarea, summary, [tabindex]';
   const found = [];
@@ -16,8 +17,7 @@ _MARK = """() => {
     for (const node of root.querySelectorAll('*')) {
       if (node.shadowRoot) walk(node.shadowRoot);
       if (!node.matches(selector) || node.disabled || node.tabIndex < 0) continue;
-      if (node.closest('[inert]') || !node.getClientRects().length) continue;
-      if (getComputedStyle(node).visibility === 'hidden') continue;
+      if (node.closest('[inert]') || !node.checkVisibility({ visibilityProperty: true })) continue;
       node.dataset.kbd = String(found.length);
       found.push(node.outerHTML.slice(0, 120));
     }
