@@ -46,8 +46,9 @@ def test_swagger_ui_shows_the_api_loading_nothing_from_elsewhere(new_page, live_
     assert not elsewhere and not blocked, (elsewhere, blocked)
 
 
-def test_authorize_sends_the_helpdesk_key_with_each_call(new_page, keyed_server):
-    page = new_page()
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_authorize_sends_the_helpdesk_key_with_each_call(new_page, keyed_server, viewport):
+    page = new_page(viewport=viewport)
     page.goto(f"{keyed_server.url}/docs")
     page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
     dialog = page.locator(".modal-ux")
@@ -55,7 +56,7 @@ def test_authorize_sends_the_helpdesk_key_with_each_call(new_page, keyed_server)
     dialog.get_by_label("Value").fill(KEY)
     dialog.locator("button.authorize").click()
     expect(dialog.get_by_role("heading", name="Authorized")).to_be_visible()
-    check_accessibility(page, "/docs's authorization dialog")
+    check_accessibility(page, f"/docs's authorization dialog at {viewport['width']} px")
     dialog.get_by_role("button", name="Close", exact=True).click()
     expect(dialog).to_be_hidden()
 

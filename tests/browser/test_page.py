@@ -9,10 +9,15 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from assistant.api import create_app
+from ingest.index import COMPLETE_STAMP, index_locks
 from tests.browser.conftest import PHONE, screenshot
+from tests.conftest import copy_sample_corpus, make_settings
+from tests.support.app_fixtures import ServerThread, serving
 from tests.support.axe import check_accessibility
 from tests.support.browser_fixtures import DESKTOP
 from tests.support.keyboard import unreachable_by_tab
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -386,3 +391,42 @@ def test_the_chat_page_is_accessible_and_works_by_keyboard(new_page, live_server
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(answer.get_by_label("Tell us more (optional)")).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def stamped(tmp_path_factory, embeddings):
+    """Settings over an index that a server completed (and so stamped) once."""
+    root = tmp_path_factory.mktemp("stamped")
+    settings = make_settings(root / "var", copy_sample_corpus(root))
+    with serving(settings, embeddings):
+        pass
+    assert (settings.data_dir / COMPLETE_STAMP).is_file()
+    return settings
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_a_restart_with_a_complete_index_never_says_it_is_indexing(
+    new_page, stamped, embeddings, viewport
+):
+    page = new_page(viewport=viewport)
+    phases: list[str] = []
+    page.on(
+        "response",
+        lambda r: phases.append(r.json()["indexing"]["phase"]) if r.url.endswith("/readyz") else 0,
+    )
+    port = free_port()
+    # Another process writing keyword records holds the server's check back: the page
+    # must not wait for it to hear that the index is complete.
+    lexical_lock = index_locks(stamped.data_dir)[0]
+    lexical_lock.acquire()
+    try:
+        with ServerThread(create_app(stamped, embeddings=embeddings), port):
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#status")).to_be_hidden(timeout=60_000)
+            ask(page, FACTORING)
+            expect(last_answer(page).locator(".ea-text")).to_contain_text("90%")
+            lexical_lock.release()  # the check goes on, unseen
+    finally:
+        lexical_lock.release()
+    assert phases and phases[-1] == "complete"
+    assert set(phases) <= {"starting", "embedder", "complete"}, phases
