@@ -457,9 +457,9 @@
 
   // ------------------------------------------------------------ unanswered questions
 
-  function counts(map) {
+  function counts(map, prefix) {
     return Object.entries(map)
-      .map(([name, n]) => `${name} ${n}`)
+      .map(([name, n]) => `${prefix ? named(prefix, name) : name} ${n}`)
       .join(", ");
   }
 
@@ -467,7 +467,7 @@
     return el(
       "li",
       { className: "hd-review" },
-      el("p", { className: "hd-meta", textContent: [when(q.asked_at), q.channel, q.language, q.reasons.join(", ")].join(" · ") }),
+      el("p", { className: "hd-meta", textContent: [when(q.asked_at), q.channel, q.language, q.reasons.map((r) => named("hd.reason", r)).join(", ")].join(" · ") }),
       el("p", { className: "hd-question", textContent: userText(q.question), dir: "auto" }),
       el("p", { className: "hd-answer", textContent: userText(q.answer), dir: "auto" }),
       q.comment ? el("blockquote", { textContent: userText(q.comment), dir: "auto" }) : null,
@@ -495,7 +495,7 @@
           t("hd.newest", { when: when(topic.newest) }),
           counts(topic.languages),
           counts(topic.channels),
-          counts(topic.reasons),
+          counts(topic.reasons, "hd.reason"),
         ].join(" · "),
       }),
       el("p", {

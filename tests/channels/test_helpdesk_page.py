@@ -146,6 +146,10 @@ def test_the_helpdesk_speaks_french_and_switches_language(new_page, helpdesk_url
     expect(page.get_by_role("tab", name="Rapport")).to_be_focused()
     expect(page.get_by_role("heading", name="Questions sans réponse")).to_be_visible()
     expect(page).to_have_url(re.compile("#report$"))
+    page.locator("#report-form").get_by_role("button", name="Afficher").click()
+    expect(page.locator("#report-summary")).to_contain_text("thèmes, du ")
+    expect(page.locator("#report-topics li").first).to_contain_text("jugée inutile")
+    page.get_by_role("tab", name="Rapport").focus()
     page.keyboard.press("Home")
     expect(search).to_be_focused()
 
