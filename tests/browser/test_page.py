@@ -86,6 +86,7 @@ def test_a_citation_opens_a_card_and_its_passage(new_page, live_server):
     expect(cited).to_have_attribute("id", "s-borrow-against-invoices")
     expect(cited).to_be_in_viewport()
     expect(cited).to_contain_text("borrow up to 90% of the value of an invoice")
+    check_accessibility(page, "a source's page")
 
 
 def test_feedback_with_a_comment_is_saved(new_page, live_server):
