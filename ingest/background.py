@@ -12,8 +12,14 @@ One background thread, in phases::
 
 Answers come from keyword search as soon as there are BM25 records (at once when a
 previous run left them, after the ``lexical`` phase on a fresh data dir) and from
-hybrid search once the phase is ``complete``. An index already complete costs only
-the reading phase: ``sync_dense`` finds nothing to embed.
+hybrid search once the phase is ``complete``.
+
+An index known to be complete goes straight to ``complete`` on a restart, in the time it
+takes to load the embedder: a run that completes writes a stamp of what the index was
+built from (every corpus file's path, size and modification time, the ingest code's, and
+the settings that shape chunks and vectors), and a start that finds the same stamp opens
+the vectors first. The usual phases then check the index unseen, and show themselves
+only if they find something to embed.
 
 Several server processes (with a Chroma server) take turns through lock files in
 the data dir: one embeds, the others show its progress (read from a small JSON file)
@@ -23,6 +29,7 @@ until they get the lock and find nothing left to do.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -43,16 +50,37 @@ from assistant.store import (
     chroma_reachable,
     vector_store,
 )
-from ingest.index import index_locks
+from ingest.index import COMPLETE_STAMP, index_locks
 
 if TYPE_CHECKING:
     from ingest.index import Indexer, Plan
 
-__all__ = ["BackgroundIndexer", "IndexingStopped", "Progress"]
+__all__ = ["BackgroundIndexer", "IndexingStopped", "Progress", "corpus_fingerprint"]
 
 log = logging.getLogger(__name__)
 
 _MAX_PAUSE = 30.0  # seconds between two tries to reach the Chroma server
+_INGEST_CODE = Path(__file__).parent
+
+
+def corpus_fingerprint(settings: Settings) -> str:
+    """What the corpus index is built from, read from the file system alone (no file is
+    opened): equal fingerprints, equal chunk ids."""
+    digest = hashlib.sha256()
+    shape = (settings.embedder, settings.collection, settings.chroma_url, settings.chroma_tenant)
+    shape += (settings.chroma_database, settings.chunk_size, settings.chunk_overlap)
+    digest.update(json.dumps([str(value) for value in shape]).encode())
+    corpus = settings.corpus_dir
+    # Hidden files are not ingested (the shipped vectors, .vectors/, change no chunk id).
+    files = [
+        path
+        for path in corpus.rglob("*")
+        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(corpus).parts)
+    ]
+    for path in sorted(files + list(_INGEST_CODE.glob("*.py"))):
+        stat = path.stat()
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 class IndexingStopped(Exception):
@@ -108,6 +136,7 @@ class BackgroundIndexer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="indexing", daemon=True)
         self._progress_file = settings.data_dir / "indexing-progress.json"
+        self._stamp_file = settings.data_dir / COMPLETE_STAMP
         self._lexical_lock, self._dense_lock = index_locks(settings.data_dir)
 
     @property
@@ -134,14 +163,27 @@ class BackgroundIndexer:
     # ------------------------------------------------------------ the thread
 
     def _set(self, **changes) -> None:
+        if changes.get("phase", self.progress.phase) != self.progress.phase:
+            log.info("indexing phase: %s", changes["phase"])
         self.progress = replace(self.progress, **changes)
+
+    def _show(self, phase: str) -> None:
+        """Enter ``phase``, unless the index is known complete: it is only being checked."""
+        if not self.progress.dense_ready:
+            self._set(phase=phase)
 
     def _run(self) -> None:
         try:
             self.on_lexical()  # the records a previous run left, if any
             if self.settings.index_on_start:
+                fingerprint = corpus_fingerprint(self.settings)
+                if self._stamp() == fingerprint:
+                    log.info("the index is complete for these files: vectors first")
+                    self._until_chroma_answers(self._open_only)
                 indexer, plan = self._index_lexical()
                 self._until_chroma_answers(lambda: self._index_dense(indexer, plan))
+                with contextlib.suppress(OSError):  # without it, the next start checks first
+                    self._stamp_file.write_text(json.dumps({"fingerprint": fingerprint}))
             else:
                 self._until_chroma_answers(self._open_only)
         except IndexingStopped:
@@ -180,17 +222,24 @@ class BackgroundIndexer:
                 raise IndexingStopped
             pause = min(2 * pause, _MAX_PAUSE)
 
+    def _stamp(self) -> str | None:
+        """The fingerprint of the files the index was last completed from, if any."""
+        try:
+            return json.loads(self._stamp_file.read_text())["fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _index_lexical(self) -> tuple[Indexer, Plan]:
         from ingest.index import Indexer
 
-        self._set(phase="reading")
+        self._show("reading")
         indexer = Indexer(self.settings, self._embeddings)
         with self._lexical_lock:
             plan = indexer.plan([self.settings.corpus_dir])
             for failure in plan.failed:
                 log.warning("not indexed: %s: %s", failure.path, failure.reason)
             self._check_stop()
-            self._set(phase="lexical")
+            self._show("lexical")
             changed = indexer.sync_lexical(plan)
         self.on_lexical()
         log.info(
@@ -210,9 +259,10 @@ class BackgroundIndexer:
                 self._show_other_process()
                 self._check_stop()
         try:
-            self._set(phase="embedder", done=0, total=0)
-            self._attach_store(indexer.embeddings, indexer.client)
-            self._set(phase="embedding")
+            if not self.progress.dense_ready:
+                self._set(phase="embedder", done=0, total=0)
+                self._attach_store(indexer.embeddings, indexer.client)
+                self._set(phase="embedding")
             added, deleted = indexer.sync_dense(plan, on_progress=self._on_progress)
             log.info("vector index complete (%d chunks embedded, %d deleted)", added, deleted)
             self._progress_file.unlink(missing_ok=True)
@@ -239,6 +289,9 @@ class BackgroundIndexer:
         self.on_store(vector_store(client, self.settings.collection, embeddings, create=create))
 
     def _on_progress(self, done: int, total: int) -> None:
+        if total and self.progress.dense_ready:  # the check found chunks to embed
+            log.warning("the index lacks %d chunks after all: embedding them", total)
+            self._set(phase="embedding")
         before = self.progress.percent
         self._set(done=done, total=total)
         if total and (done in (0, total) or self.progress.percent != before):

@@ -4,7 +4,8 @@ A chunk's text starts with a context line ("short title › section path") so th
 passage about "trade barriers" still says it is about Brazil, both to the embedder
 and to the person reading the citation. ``section`` is the deepest heading
 ("15 CFR 30.37 — Miscellaneous exemptions", "Article 9 — Right of withdrawal");
-``section_path`` is the whole path.
+``section_path`` is the whole path; ``url`` is narrowed to the section where its
+publisher allows (ingest/links.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
+from ingest.links import section_url
 from ingest.structure import clip, promote_structure, short_title
 
 __all__ = ["SEP", "Chunker", "chunk_id", "parse_chunk_id"]
@@ -83,10 +85,12 @@ class Chunker:
                 context = f"{context} › {heading}" if context else heading
             for piece in self._splitter.split_text(body):
                 meta = dict(doc.metadata)
+                section = path[-1] if path else title
                 meta.update(
-                    section=path[-1] if path else title,
+                    section=section,
                     section_path=heading or title,
                     context=context,
+                    url=section_url(str(doc.metadata.get("url", "")), section),
                 )
                 text = f"{context}\n\n{piece.strip()}" if context else piece.strip()
                 chunks.append(Document(page_content=text, metadata=meta))

@@ -120,7 +120,8 @@ def load_source(file: SourceFile, manifest: Manifest) -> list[Document]:
         meta.update(
             source=file.source,
             root=file.root,
-            url=meta.get("url") or (info.url if info else ""),
+            # A file's own statement wins, even "no official page" (an empty one).
+            url=meta.get("url", info.url if info else ""),
             publisher=meta.get("publisher") or (info.publisher if info else ""),
             licence=info.licence if info else "",
             jurisdiction=info.jurisdiction if info else "",

@@ -39,10 +39,13 @@ from ingest.loaders import LoadError
 from ingest.manifest import Manifest
 from ingest.vectors import with_cache, write_cache
 
-__all__ = ["Indexer", "IngestReport", "Plan", "index_locks"]
+__all__ = ["COMPLETE_STAMP", "Indexer", "IngestReport", "Plan", "index_locks"]
 
 log = logging.getLogger(__name__)
 _PAGE = 5000
+# In the data dir: what the server's indexer last completed the index from
+# (ingest/background.py). A run of this module may change the index: it removes it.
+COMPLETE_STAMP = "index-complete.json"
 
 Key = tuple[str, str]  # (root, source)
 
@@ -263,6 +266,7 @@ class Indexer:
         show = sys.stderr.isatty() if progress is None else progress
         report = IngestReport(dry_run=dry_run)
         if not dry_run:
+            (self.settings.data_dir / COMPLETE_STAMP).unlink(missing_ok=True)
             # Fail on a mismatched embedder before spending any time.
             if rebuild:
                 self.reset()

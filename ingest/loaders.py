@@ -20,6 +20,8 @@ from pathlib import Path
 import yaml
 from langchain_core.documents import Document
 
+from ingest.links import document_url
+
 __all__ = ["SUPPORTED_SUFFIXES", "LoadError", "load_file"]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -117,11 +119,10 @@ def _scalar(meta: dict, *keys: str) -> str:
 
 
 def _file_metadata(meta: dict) -> dict:
-    """The front-matter fields the index keeps, under the index's own names."""
+    """The front-matter fields the index keeps, under the index's own names. ``url`` is
+    there only when the front matter says where the text is published (empty: nowhere)."""
     fields = {
         "title": _scalar(meta, "title"),
-        # Shown as a link: only web addresses, never ``javascript:`` or ``data:``.
-        "url": url if re.match(r"https?://", url := _scalar(meta, "source_url", "url")) else "",
         "date": re.sub(
             r"^(modified|updated)\s+", "", _scalar(meta, "version_date", "date")
         ).strip(),
@@ -129,7 +130,10 @@ def _file_metadata(meta: dict) -> dict:
         "publisher": _scalar(meta, "publisher"),
         "country": _scalar(meta, "country"),
     }
-    return {key: value for key, value in fields.items() if value}
+    kept = {key: value for key, value in fields.items() if value}
+    if (url := document_url(meta)) is not None:
+        kept["url"] = url
+    return kept
 
 
 def _require_text(path: Path, text: str, what: str = "text") -> str:

@@ -305,7 +305,8 @@ def test_front_matter_keeps_plain_values_and_web_links_only(tmp_path):
         encoding="utf-8",
     )
     [doc] = load_file(path)
-    assert doc.metadata == {"publisher": "Ministry"}
+    # A link that is no web address is dropped; the file still said it has no page to link.
+    assert doc.metadata == {"publisher": "Ministry", "url": ""}
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_ingest_gives_every_chunk_its_provenance(settings, corpus, embeddings):
     assert "regs/15cfr-sample.md" in sources
     cfr = next(c for c in chunks.values() if c["section"].startswith("15 CFR 30.37"))
     assert cfr["title"] == "15 CFR PART 30—FOREIGN TRADE REGULATIONS"
-    assert cfr["url"] == "https://www.ecfr.gov/current/title-15/part-30"
+    assert cfr["url"] == "https://www.ecfr.gov/current/title-15/section-30.37"  # its own page
     assert (cfr["publisher"], cfr["licence"], cfr["jurisdiction"]) == (
         "Test Publisher",
         "Public-Domain-US-Gov",

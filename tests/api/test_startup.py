@@ -1,10 +1,12 @@
 """Up in a minute on a fresh clone: keyword search at once, vectors in the background,
-progress on /readyz, nothing re-embedded once complete, and the real `serve` command."""
+progress on /readyz, nothing re-embedded once complete, complete at once on a restart
+(what was completed is stamped), and the real `serve` command."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import threading
 import time
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 
 from assistant import cli
 from assistant.embeddings import NamedEmbeddings
+from assistant.store import chroma_client
+from ingest.index import COMPLETE_STAMP, Indexer
 from tests.api.conftest import open_client
 from tests.conftest import PYTHON, copy_sample_corpus, make_settings, subprocess_env
 from tests.support.app_fixtures import wait_for
@@ -215,3 +219,71 @@ def test_serve_answers_with_citations_within_a_minute_of_a_fresh_start(fresh):
     assert proc.returncode in (0, -15) and "Application shutdown complete" in log, log
     assert "keyword search ready: 7 documents" in log
     assert "vector index complete" in log
+
+
+def phases(caplog) -> list[str]:
+    return re.findall(r"indexing phase: (\w+)", caplog.text)
+
+
+def checked(caplog) -> bool:
+    return "vector index complete" in caplog.text
+
+
+def test_a_restart_with_a_complete_index_is_complete_at_once(fresh, embeddings, caplog):
+    caplog.set_level(logging.INFO, logger="ingest.background")
+    open_client(fresh, embeddings).__exit__(None, None, None)
+    assert phases(caplog)[:3] == ["reading", "lexical", "embedder"]
+    assert (fresh.data_dir / COMPLETE_STAMP).is_file()
+
+    caplog.clear()
+    metered = MeteredEmbeddings(embeddings)
+    client = open_client(fresh, metered, complete=False)
+    try:
+        # Complete as soon as the embedder is loaded; the check that follows is unseen.
+        wait_for(lambda: checked(caplog), 120, "the index checked")
+        assert phases(caplog) == ["embedder", "complete"]
+        assert readiness(client)["indexing"]["dense_ready"] and metered.embedded == 0
+    finally:
+        client.__exit__(None, None, None)
+
+    # A changed file: the stamp no longer fits, the phases show again.
+    guide = next(fresh.corpus_dir.rglob("*.md"))
+    guide.write_text(guide.read_text() + "\n\nA new paragraph about invoice factoring fees.\n")
+    caplog.clear()
+    client = open_client(fresh, embeddings)
+    try:
+        wait_for(lambda: checked(caplog), 120, "the index checked")
+        assert phases(caplog)[:2] == ["reading", "lexical"] and phases(caplog)[-1] == "complete"
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_stamp_that_lies_is_corrected_by_the_check(fresh, embeddings, caplog):
+    """Vectors deleted behind the stamp's back: complete at first, then embedding them."""
+    caplog.set_level(logging.INFO, logger="ingest.background")
+    open_client(fresh, embeddings).__exit__(None, None, None)
+    collection = chroma_client(fresh).get_collection(fresh.collection)
+    lost = collection.get(include=[], limit=3)["ids"]
+    collection.delete(ids=lost)
+
+    caplog.clear()
+    metered = MeteredEmbeddings(embeddings)
+    client = open_client(fresh, metered, complete=False)
+    try:
+        wait_for(lambda: checked(caplog), 120, "the index checked")
+        assert phases(caplog) == ["embedder", "complete", "embedding", "complete"]
+        assert metered.embedded == len(lost) == 3
+        assert readiness(client)["indexing"]["dense_ready"]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_python_m_ingest_removes_the_stamp(fresh, embeddings):
+    """A run of ingest may leave the index unfinished (killed): the server checks first."""
+    fresh.data_dir.mkdir(parents=True)
+    stamp = fresh.data_dir / COMPLETE_STAMP
+    stamp.write_text('{"fingerprint": "x"}')
+    Indexer(fresh, embeddings).run([fresh.corpus_dir], dry_run=True)
+    assert stamp.is_file()  # a dry run changes nothing
+    Indexer(fresh, embeddings).run([fresh.corpus_dir])
+    assert not stamp.exists()

@@ -9,7 +9,15 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from assistant.api import create_app
+from ingest.index import COMPLETE_STAMP, index_locks
 from tests.browser.conftest import PHONE, screenshot
+from tests.conftest import copy_sample_corpus, make_settings
+from tests.support.app_fixtures import ServerThread, serving
+from tests.support.axe import check_accessibility
+from tests.support.browser_fixtures import DESKTOP
+from tests.support.keyboard import unreachable_by_tab
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +86,7 @@ def test_a_citation_opens_a_card_and_its_passage(new_page, live_server):
     expect(cited).to_have_attribute("id", "s-borrow-against-invoices")
     expect(cited).to_be_in_viewport()
     expect(cited).to_contain_text("borrow up to 90% of the value of an invoice")
+    check_accessibility(page, "a source's page")
 
 
 def test_feedback_with_a_comment_is_saved(new_page, live_server):
@@ -255,3 +264,170 @@ def test_every_control_has_a_name(new_page, live_server):
             .map((el) => el.outerHTML)"""
     )
     assert unnamed == []
+
+
+def unobscured(page: Page, locator) -> bool:
+    """Whether ``locator``'s box is in the window and not under the question form."""
+    box = locator.bounding_box()
+    form = page.locator(".ea-form").bounding_box()
+    height = page.viewport_size["height"]
+    return box["y"] >= 0 and box["y"] + box["height"] <= min(height, form["y"]) + 1
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_the_new_answer_comes_into_view_and_is_announced(new_page, live_server, held, viewport):
+    page = new_page(viewport=viewport)
+    page.goto(live_server.url)
+    held.release.set()
+    for question in (FACTORING, "and against stock?"):
+        ask(page, question)
+        last_answer(page)
+    assert page.evaluate("document.documentElement.scrollHeight") > viewport["height"]
+    held.release.clear()
+
+    ask(page, "What is factoring?")
+    question = page.locator(".ea-question").last
+    expect(page.locator(".ea-answer").last.locator(".ea-text")).to_contain_text("Here is what")
+    assert unobscured(page, question), "the new question is in view while it is answered"
+    held.release.set()
+    answer = last_answer(page)
+    assert unobscured(page, question)
+    assert unobscured(page, answer.locator(".ea-text p").first)
+    # Keyboard users keep the question box, for the next question; screen readers hear
+    # the answer once, when it is complete.
+    expect(page.get_by_label("Your question")).to_be_focused()
+    status = page.locator(".ea-chat > [role=status]")
+    expect(status).to_have_text(re.compile(r"^Assistant: Here is what the sources say"))
+    screenshot(page, f"answer-in-view-{viewport['width']}")
+
+
+def test_a_reader_who_scrolls_up_is_left_there(new_page, live_server, held):
+    page = new_page(viewport=PHONE)
+    page.goto(live_server.url)
+    held.release.set()
+    ask(page, FACTORING)
+    last_answer(page)
+    held.release.clear()
+    ask(page, "and against stock?")
+    expect(page.locator(".ea-answer").last.locator(".ea-text")).to_contain_text("Here is what")
+    page.mouse.wheel(0, -5000)
+    page.wait_for_function("window.scrollY === 0")
+    held.release.set()
+    last_answer(page)
+    expect(page.locator(".ea-answer").last.locator(".ea-sources")).to_be_visible()
+    assert page.evaluate("window.scrollY") == 0
+
+
+def test_an_example_tapped_puts_the_focus_on_its_answer(new_page, live_server):
+    page = new_page()
+    page.goto(live_server.url)
+    page.get_by_role("button", name="When is an export exempt from EEI filing?").focus()
+    page.keyboard.press("Enter")
+    answer = last_answer(page)
+    expect(answer).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(answer.locator(".ea-cite").first).to_be_focused()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_citation_targets_are_big_enough(new_page, live_server, viewport):
+    phone = viewport is PHONE
+    page = new_page(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page.goto(live_server.url)
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches") is phone
+    ask(page, FACTORING)
+    cites = last_answer(page).locator(".ea-cite")
+    expect(cites.first).to_be_visible()
+    hit = 44 if phone else 24  # WCAG 2.2: 24 x 24 CSS px; 44 preferred on touch screens
+    for n in range(cites.count()):
+        box = cites.nth(n).bounding_box()
+        assert box["width"] >= 24 and box["height"] >= 24, box
+        # Every point of a hit x hit square around the centre opens this citation.
+        inside = cites.nth(n).evaluate(
+            """(cite, size) => {
+                const r = cite.getBoundingClientRect();
+                const x = r.left + r.width / 2, y = r.top + r.height / 2, h = size / 2 - 0.5;
+                return [[-h, -h], [h, -h], [-h, h], [h, h], [0, -h], [0, h], [-h, 0], [h, 0]]
+                  .every(([dx, dy]) => cite.contains(document.elementFromPoint(x + dx, y + dy)));
+            }""",
+            hit,
+        )
+        assert inside, f"citation {n + 1}: a {hit}-px target"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_the_chat_page_is_accessible_and_works_by_keyboard(new_page, live_server, viewport):
+    phone = viewport is PHONE
+    page = new_page(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page.goto(live_server.url)
+    check_accessibility(page, f"the chat page at {viewport['width']} px")
+    assert unreachable_by_tab(page) == []
+    ask(page, FACTORING)
+    answer = last_answer(page)
+    check_accessibility(page, f"the chat page with an answer at {viewport['width']} px")
+    assert unreachable_by_tab(page) == []
+
+    # A citation opens with Enter, the card takes the focus, Escape gives it back.
+    cite = answer.locator(".ea-cite").first
+    cite.focus()
+    page.keyboard.press("Enter")
+    card = page.get_by_role("dialog")
+    expect(card).to_be_focused()
+    check_accessibility(page, f"the citation card at {viewport['width']} px")
+    page.keyboard.press("Tab")
+    expect(card.get_by_role("button", name="Close")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(card).to_be_hidden()
+    expect(cite).to_be_focused()
+
+    # Rating and commenting by keyboard.
+    helpful = answer.get_by_role("button", name="Helpful", exact=True)
+    helpful.focus()
+    page.keyboard.press("Space")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(answer.get_by_label("Tell us more (optional)")).to_be_focused()
+    page.keyboard.type("By keyboard.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(answer.get_by_label("Tell us more (optional)")).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def stamped(tmp_path_factory, embeddings):
+    """Settings over an index that a server completed (and so stamped) once."""
+    root = tmp_path_factory.mktemp("stamped")
+    settings = make_settings(root / "var", copy_sample_corpus(root))
+    with serving(settings, embeddings):
+        pass
+    assert (settings.data_dir / COMPLETE_STAMP).is_file()
+    return settings
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_a_restart_with_a_complete_index_never_says_it_is_indexing(
+    new_page, stamped, embeddings, viewport
+):
+    page = new_page(viewport=viewport)
+    phases: list[str] = []
+    page.on(
+        "response",
+        lambda r: phases.append(r.json()["indexing"]["phase"]) if r.url.endswith("/readyz") else 0,
+    )
+    port = free_port()
+    # Another process writing keyword records holds the server's check back: the page
+    # must not wait for it to hear that the index is complete.
+    lexical_lock = index_locks(stamped.data_dir)[0]
+    lexical_lock.acquire()
+    try:
+        with ServerThread(create_app(stamped, embeddings=embeddings), port):
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#status")).to_be_hidden(timeout=60_000)
+            ask(page, FACTORING)
+            expect(last_answer(page).locator(".ea-text")).to_contain_text("90%")
+            lexical_lock.release()  # the check goes on, unseen
+    finally:
+        lexical_lock.release()
+    assert phases and phases[-1] == "complete"
+    assert set(phases) <= {"starting", "embedder", "complete"}, phases
