@@ -188,6 +188,11 @@ class ExtractiveComposer:
     """Leads with the unit the reader found to answer, then adds distinct units it scored
     close to it, up to ``max_chars``: every word quoted is a word of a source.
 
+    The reader's scores are rank shares (0..1); ``margin`` 0.04 (the units within the
+    best 4 % of the pool) was chosen on the dev set's tune half: more of the answer's
+    room filled with distinct units put the fact in 0.40 of answers against 0.35 for
+    0.01.
+
     A unit shares no piece with one already quoted (a lead-in shown once), and repeats
     none in meaning (sentence-model cosine above ``redundant``).
     """
@@ -195,7 +200,7 @@ class ExtractiveComposer:
     def __init__(
         self,
         *,
-        margin: float = 1.0,
+        margin: float = 0.04,
         max_units: int = 5,
         max_chars: int = 1000,
         redundant: float = 0.85,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.reader import FEATURES as UNIT_FEATURES
+from assistant.reader import prior
 
 if TYPE_CHECKING:
     from assistant.reader import Read
@@ -32,9 +33,11 @@ __all__ = ["CONFIDENCE_FEATURES", "MODEL_PATH", "Confidence", "confidence_featur
 MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
 
 CONFIDENCE_FEATURES = (
-    "best",  # the reader's score of the best unit
+    "best",  # the learned ranker's score of the best unit
     "gap",  # its lead over the best unit of another passage
     "runner_up",  # the best unit of another passage
+    "best_prior",  # the hand-set prior of the best unit
+    "pool_prior",  # the best prior of any unit
     "best_cosine",  # the best unit's cosine with the question
     "best_coverage",  # its share of the question's idf weight
     "best_coverage_titled",  # the same with its passage's title line
@@ -64,11 +67,14 @@ def confidence_features(
         x[col["best_pool_rank"]] = math.log1p(1000)
         return x
     best, row = reads[0], unit_features[0]
-    other = next((r.score for r in reads if r.passage.id != best.passage.id), best.score - 10)
+    other = next((r.model for r in reads if r.passage.id != best.passage.id), best.model - 10)
+    priors = prior(unit_features)
     top = reads[:5]
-    x[col["best"]] = best.score
+    x[col["best"]] = best.model
     x[col["runner_up"]] = other
-    x[col["gap"]] = best.score - other
+    x[col["gap"]] = best.model - other
+    x[col["best_prior"]] = priors[0]
+    x[col["pool_prior"]] = priors.max()
     x[col["best_cosine"]] = row[_COL["cosine"]]
     x[col["best_coverage"]] = row[_COL["coverage"]]
     x[col["best_coverage_titled"]] = row[_COL["coverage_titled"]]

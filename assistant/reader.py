@@ -3,8 +3,12 @@
 Every unit (sentence, list item, table row) of every passage in the retrieval pool is
 described by the features below, and a LightGBM ranker trained on worked examples
 (``training/reader.py``: the 1,563 questions of train.jsonl and the dev set's tune half)
-scores it. The same scores re-rank the pool (a passage is worth its best unit), choose
-what the answer quotes, and feed the confidence (``assistant.confidence``).
+scores it. Its ranking is averaged with the ranking of a hand-set ``prior`` (meaning,
+words, answer type, retrieval rank: the composer's scorer before the reader): on the
+dev set's tune half the average put the fact in 0.40 of answers where either alone gave
+0.35, and the confirm half agreed (0.34 against 0.32). The same scores re-rank the pool
+(a passage is worth its best unit), choose what the answer quotes, and feed the
+confidence (``assistant.confidence``).
 
 Features are named and computed in one place (``FEATURES``, ``features``) so that the
 training script and the server cannot drift apart; the model file keeps their names and
@@ -32,7 +36,17 @@ if TYPE_CHECKING:
     from assistant.retrieval import Passage
     from assistant.units import UnitIndex
 
-__all__ = ["FEATURES", "MODEL_PATH", "Read", "Reader", "Reading", "features", "gather"]
+__all__ = [
+    "FEATURES",
+    "MODEL_PATH",
+    "Read",
+    "Reader",
+    "Reading",
+    "features",
+    "gather",
+    "prior",
+    "rank_share",
+]
 
 MODEL_PATH = Path(__file__).parent / "models" / "reader.txt"
 
@@ -92,7 +106,28 @@ class Read:
     passage: Passage
     rank: int  # of its passage in the pool
     vector: np.ndarray | None = None
-    score: float = 0.0
+    score: float = 0.0  # the averaged rank (0..1) the answer is chosen by
+    model: float = 0.0  # the learned ranker's own score
+
+
+def prior(x: np.ndarray) -> np.ndarray:
+    """The hand-set score of each row of a feature matrix: the cosine with the question,
+    0.6 x its share of the question's telling words, 0.15 when it holds the quantity
+    asked for, and 0.2 / (1 + its passage's place in the pool)."""
+    col = {name: i for i, name in enumerate(FEATURES)}
+    return (
+        x[:, col["cosine"]]
+        + 0.6 * x[:, col["coverage"]]
+        + 0.15 * x[:, col["answer_type"]]
+        + 0.2 / np.exp(x[:, col["pool_rank"]])  # pool_rank is log(1 + place)
+    )
+
+
+def rank_share(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among ``values`` as a share (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    return rankdata(values) / len(values)
 
 
 @lru_cache(maxsize=1 << 17)
@@ -245,8 +280,12 @@ class Reader:
                 "run `make train-reader` again"
             )
 
-    def score(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(x), np.float64) if len(x) else np.zeros(0)
+    def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the averaged rank shares of the model and the prior, the model's scores)."""
+        if not len(x):
+            return np.zeros(0), np.zeros(0)
+        model = np.asarray(self.booster.predict(x), np.float64)
+        return 0.5 * rank_share(model) + 0.5 * rank_share(prior(x)), model
 
     def read(self, query: Query, passages: Sequence[Passage]) -> Reading:
         """Score every unit of ``passages`` for ``query``; passages re-ranked by their best
@@ -255,11 +294,11 @@ class Reader:
         embeddings = self.units.embeddings
         vector = query.vector(embeddings) if embeddings is not None else None
         x = features(query, reads, vector, contexts, self.lexical)
-        scores = self.score(x)
+        scores, model = self.score(x)
         order = np.argsort(-scores, kind="stable")
         ranked = [reads[i] for i in order]
-        for read, score in zip(ranked, scores[order], strict=True):
-            read.score = float(score)
+        for read, i in zip(ranked, order, strict=True):
+            read.score, read.model = float(scores[i]), float(model[i])
         best: dict[str, float] = {}
         for read in ranked:
             best.setdefault(read.passage.id, read.score)

@@ -17,6 +17,7 @@ sentence before it), so that an answer never quotes the same words twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -186,7 +187,7 @@ class ChunkUnits:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
-    id TEXT PRIMARY KEY,
+    key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
     units TEXT NOT NULL,
     vectors BLOB NOT NULL,
@@ -224,17 +225,20 @@ class UnitIndex:
         return len(self._memory)
 
     def get(self, chunks: Sequence[tuple[str, str, dict]]) -> dict[str, ChunkUnits]:
-        """The units of each (id, text, metadata) chunk, made where nobody has yet."""
-        found = {id_: self._memory[id_] for id_, _, _ in chunks if id_ in self._memory}
-        missing = [c for c in chunks if c[0] not in found]
+        """The units of each (id, text, metadata) chunk, made where nobody has yet. They
+        are kept by text (and language), not by id: a chunk whose metadata changed (a new
+        link, say) has a new id and the same units."""
+        keyed = {id_: (_key(text, meta), text, meta) for id_, text, meta in chunks}
+        found = {k: self._memory[k] for k, _, _ in keyed.values() if k in self._memory}
+        missing = {k: (k, text, meta) for k, text, meta in keyed.values() if k not in found}
         if missing:
-            found.update(self._load([c[0] for c in missing]))
-            missing = [c for c in missing if c[0] not in found]
+            found.update(self._load(list(missing)))
+            missing = {k: c for k, c in missing.items() if k not in found}
         if missing:
-            made = self._make(missing)
+            made = self._make(list(missing.values()))
             self._save(made)
             found.update(made)
-        return found
+        return {id_: found[k] for id_, (k, _, _) in keyed.items()}
 
     def fill(
         self,
@@ -253,14 +257,14 @@ class UnitIndex:
                 log.info("units: %d/%d chunks read", done, len(chunks))
         return done
 
-    def _load(self, ids: list[str]) -> dict[str, ChunkUnits]:
+    def _load(self, keys: list[str]) -> dict[str, ChunkUnits]:
         out: dict[str, ChunkUnits] = {}
         with closing(self._connect()) as db:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
                 rows = db.execute(
-                    f"SELECT id, units, vectors, scales FROM units WHERE model = ? "
-                    f"AND id IN ({','.join('?' * len(part))})",
+                    f"SELECT key, units, vectors, scales FROM units WHERE model = ? "
+                    f"AND key IN ({','.join('?' * len(part))})",
                     (self.model, *part),
                 ).fetchall()
                 for id_, units, vectors, scales in rows:
@@ -309,6 +313,10 @@ class UnitIndex:
                 db.executemany("INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:  # kept in memory all the same
             log.warning("units not saved (%s)", exc)
+
+
+def _key(text: str, meta: dict) -> str:
+    return hashlib.sha256(f"{meta.get('language') or 'en'}\0{text}".encode()).hexdigest()[:24]
 
 
 def _units_of(text: str, meta: dict) -> list[Unit]:
