@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep, SettingsDep
+from assistant.api.deps import AnswererDep, ChatContextDep, ConversationsDep, SettingsDep
 from assistant.api.errors import stream_error
 from assistant.api.schemas import ChatResponse, CitationOut, error_responses
 
@@ -32,11 +32,14 @@ _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 
 @router.post("/chat", responses=error_responses(*_ERRORS))
 def chat(
-    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+    context: ChatContextDep, assistant: AnswererDep, conversations: ConversationsDep
 ) -> ChatResponse:
-    """Answer a question, in the conversation given or a new one, with citations."""
+    """Answer a question, in the conversation given or a new one, with citations (an
+    answer the desk approved for the same question comes first: ``mode: "approved"``)."""
     answer = assistant.answer(context.message, context.history, context.filters)
-    saved = conversations.add_turn(context.conversation_id, context.message, answer)
+    saved = conversations.add_turn(
+        context.conversation_id, context.message, answer, client=context.client
+    )
     return ChatResponse.of(saved.conversation_id, saved.n, answer)
 
 
@@ -48,7 +51,7 @@ def chat(
 )
 def chat_stream(
     context: ChatContextDep,
-    assistant: AssistantDep,
+    assistant: AnswererDep,
     conversations: ConversationsDep,
     settings: SettingsDep,
 ) -> Iterator[ServerSentEvent]:
@@ -61,7 +64,9 @@ def chat_stream(
                 citations = [CitationOut.of(c).model_dump() for c in event.data]
                 yield ServerSentEvent(event="citations", data=citations)
             elif event.kind == "done":
-                saved = conversations.add_turn(context.conversation_id, context.message, event.data)
+                saved = conversations.add_turn(
+                    context.conversation_id, context.message, event.data, client=context.client
+                )
                 done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
                 yield ServerSentEvent(event="done", data=done)
     except Exception as exc:  # the status line is sent: the error becomes an event
