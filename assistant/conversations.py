@@ -141,7 +141,7 @@ class TurnRecord(Base):
     # digest of the client's address or phone number (``client_key``), never the address,
     # so that the report can cap what one client puts in it.
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
-    client: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    client: Mapped[str | None] = mapped_column(String(32), nullable=True)
     conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
     feedback: Mapped[FeedbackRecord | None] = relationship(
         back_populates="turn", cascade="all, delete-orphan"

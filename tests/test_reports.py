@@ -14,10 +14,20 @@ from sqlalchemy.orm import Session
 from assistant.answer import Answer, Citation
 from assistant.conversations import Conversations, TurnRecord, make_engine
 from assistant.embeddings import make_embeddings
-from assistant.reports import group, latest_date, report_csv, stale_sources, unanswered
+from assistant.handoffs import Handoffs
+from assistant.reports import (
+    EncodingCache,
+    ReportRules,
+    group,
+    latest_date,
+    report_csv,
+    stale_sources,
+    unanswered,
+)
 
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
 LOW = 0.2
+RULES = ReportRules(evidence_below=LOW)
 
 
 def cite(source: str) -> Citation:
@@ -83,7 +93,7 @@ def period(days: int = 30) -> tuple[dt.datetime, dt.datetime]:
 
 
 def test_unanswered_questions_are_refused_rated_down_or_weak_in_the_period(history):
-    items = unanswered(history.engine, *period(), LOW)
+    items = unanswered(history.engine, *period(), RULES).items
     assert [item.question for item in items] == [q for q, *_ in reversed(HISTORY[:5])]
     reasons = {item.question: item.reasons for item in items}
     assert reasons["How do I get an EORI number?"] == ["rated down"]
@@ -95,7 +105,7 @@ def test_unanswered_questions_are_refused_rated_down_or_weak_in_the_period(histo
 
 
 def test_similar_questions_group_into_topics_across_languages(history, sentences):
-    topics = group(unanswered(history.engine, *period(), LOW), sentences.encode_passages, 0.5)
+    topics = group(unanswered(history.engine, *period(), RULES).items, sentences.encode_passages, 0.5)
     assert [topic.count for topic in topics] == [3, 2]
     eori, japan = topics
     assert "EORI" in eori.label
@@ -109,13 +119,13 @@ def test_similar_questions_group_into_topics_across_languages(history, sentences
 
 
 def test_without_a_sentence_model_only_the_same_question_groups(history):
-    items = unanswered(history.engine, *period(), LOW)
+    items = unanswered(history.engine, *period(), RULES).items
     topics = group([*items, items[0]], None, 0.6)
     assert [topic.count for topic in topics] == [2, 1, 1, 1, 1]
 
 
 def test_the_csv_has_one_row_per_question_and_no_formulas(history, sentences):
-    items = unanswered(history.engine, *period(), LOW)
+    items = unanswered(history.engine, *period(), RULES).items
     items[0].question = '=HYPERLINK("http://evil.example")'
     topics = group(items, sentences.encode_passages, 0.5)
     rows = list(csv.DictReader(io.StringIO(report_csv(topics))))
@@ -166,17 +176,23 @@ def test_an_older_database_gets_the_new_columns(database_url):
     """``database_url``: SQLite and a real PostgreSQL (tests/support/postgres.py)."""
     url = database_url
     Conversations.from_url(url).close()
-    with make_engine(url).begin() as connection:  # as before turns kept channel and evidence
-        connection.execute(text("ALTER TABLE turns DROP COLUMN channel"))
-        connection.execute(text("ALTER TABLE turns DROP COLUMN evidence"))
+    # As before turns kept their channel, evidence, confidence and client.
+    with make_engine(url).begin() as connection:
+        for column in ("channel", "evidence", "confidence", "client"):
+            connection.execute(text(f"ALTER TABLE turns DROP COLUMN {column}"))
     conversations = Conversations.from_url(url)
+    answer = Answer(text="A", evidence=0.5, confidence=0.3)
     saved = conversations.add_turn(
-        conversations.new_id(), "Q?", Answer(text="A", evidence=0.1), channel="whatsapp"
+        conversations.new_id(), "Q?", answer, channel="whatsapp", client="c1"
     )
+    Handoffs(conversations.engine)  # the report reads hand-offs too
     today = dt.datetime.now(dt.UTC)
-    (item,) = unanswered(conversations.engine, today - dt.timedelta(hours=1), today, LOW)
-    assert (item.conversation_id, item.channel, item.evidence) == (
+    findings = unanswered(conversations.engine, today - dt.timedelta(hours=1), today, RULES)
+    (item,) = findings.items
+    assert (item.conversation_id, item.channel, item.evidence, item.confidence) == (
         saved.conversation_id,
         "whatsapp",
-        0.1,
+        0.5,
+        0.3,
     )
+    assert item.reasons == ["low confidence"]

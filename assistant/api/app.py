@@ -50,6 +50,7 @@ from assistant.library import Library
 from assistant.notify import Notifier
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
+from assistant.reports import EncodingCache
 from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 from assistant.uploads import UploadIndexer, Uploads
@@ -113,6 +114,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         state.handoffs = Handoffs(engine)
         state.notifier = Notifier(settings, state.handoffs)
         state.notifier.start()
+        state.report_vectors = EncodingCache()
         state.approved = ApprovedAnswers(
             engine,
             lambda: state.assistant.extractive.sentence_embeddings,

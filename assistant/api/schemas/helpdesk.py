@@ -22,6 +22,7 @@ __all__ = [
     "DocumentsOut",
     "FreshnessOut",
     "HandoffOut",
+    "HandoffReportOut",
     "HandoffSummaryOut",
     "InboxOut",
     "Limits",
@@ -185,9 +186,17 @@ class QuestionOut(BaseModel):
     answer: str = Field(description="The answer given.")
     language: str
     channel: str = Field(description="web | whatsapp")
-    reasons: list[str] = Field(description="refused, rated down, low evidence")
+    reasons: list[str] = Field(
+        description="refused, rated down, handed off, low confidence, low evidence (an "
+        "answer without a confidence)"
+    )
     evidence: float | None
+    confidence: float | None
     comment: str | None = Field(description="The user's comment on a rating down.")
+    handoff_status: str | None = Field(description="new | assigned | answered | closed")
+    first_reply_seconds: float | None = Field(
+        description="From the hand-off to the adviser's first reply."
+    )
 
 
 class TopicOut(BaseModel):
@@ -202,11 +211,26 @@ class TopicOut(BaseModel):
     questions: list[QuestionOut] = Field(description="Newest first, with the answers given.")
 
 
+class HandoffReportOut(BaseModel):
+    count: int = Field(description="Questions passed to the advisers in the period.")
+    statuses: dict[str, int]
+    channels: dict[str, int]
+    unanswered: int = Field(description="Those without a reply yet.")
+    median_first_reply_seconds: float | None
+    longest_first_reply_seconds: float | None
+
+
 class ReportOut(BaseModel):
     since: dt.date
     until: dt.date
     questions: int
+    left_out: int = Field(
+        description="Unanswered questions not listed: past the caps per conversation and "
+        "per client, or the report's limit."
+    )
     topics: list[TopicOut]
+    handoffs: HandoffReportOut
+    approved_answers_served: int = Field(description="Questions answered by approved answers.")
 
 
 class StaleOut(BaseModel):
