@@ -115,9 +115,11 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         state.notifier = Notifier(settings, state.handoffs)
         state.notifier.start()
         state.report_vectors = EncodingCache()
+        # The sentence model: the vector-backed assistant keeps the same one.
+        sentences = state.assistant.extractive.sentence_embeddings
         state.approved = ApprovedAnswers(
             engine,
-            lambda: state.assistant.extractive.sentence_embeddings,
+            lambda: sentences,
             _country_table(settings),
             settings.approved_similarity,
         )
