@@ -119,6 +119,20 @@ def handoff_payload(record: HandoffRecord, public_url: str | None) -> dict:
     }
 
 
+class _Redacted(logging.Filter):
+    """httpx logs every request's URL (at INFO): the webhook's is shown as its host."""
+
+    def __init__(self, secret: str, shown: str) -> None:
+        super().__init__()
+        self.secret, self.shown = secret, shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, self.shown), ()
+        return True
+
+
 def _failure(exc: Exception) -> str:
     """What went wrong, without anything a URL or server message may hold."""
     code = getattr(exc, "smtp_code", None)
@@ -140,6 +154,11 @@ class Notifier:
         self._idle = threading.Condition()
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=TIMEOUT)
+        self._redacted = None
+        if self._webhook:
+            parts = urlsplit(self._webhook)
+            self._redacted = _Redacted(self._webhook, f"{parts.scheme}://{parts.netloc}/***")
+            logging.getLogger("httpx").addFilter(self._redacted)
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
 
     @property
@@ -168,6 +187,8 @@ class Notifier:
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._client.close()
+        if self._redacted is not None:
+            logging.getLogger("httpx").removeFilter(self._redacted)
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything queued is sent or given up; False on timeout."""
