@@ -105,7 +105,8 @@ def test_unanswered_questions_are_refused_rated_down_or_weak_in_the_period(histo
 
 
 def test_similar_questions_group_into_topics_across_languages(history, sentences):
-    topics = group(unanswered(history.engine, *period(), RULES).items, sentences.encode_passages, 0.5)
+    items = unanswered(history.engine, *period(), RULES).items
+    topics = group(items, sentences.encode_passages, 0.5)
     assert [topic.count for topic in topics] == [3, 2]
     eori, japan = topics
     assert "EORI" in eori.label
@@ -196,3 +197,72 @@ def test_an_older_database_gets_the_new_columns(database_url):
         0.3,
     )
     assert item.reasons == ["low confidence"]
+
+
+def test_one_client_or_conversation_cannot_fill_the_report(tmp_path):
+    conversations = Conversations.from_url(f"sqlite:///{tmp_path / 'crowd.db'}")
+    Handoffs(conversations.engine)
+    refused = Answer(text="(refused)", refused=True)
+    # A flood: 40 junk questions from one address, in 40 conversations...
+    for i in range(40):
+        conversations.add_turn(conversations.new_id(), f"junk {i}", refused, client="flooder")
+    # ...10 in one conversation from another...
+    chatty = conversations.new_id()
+    for i in range(10):
+        conversations.add_turn(chatty, f"again {i}", refused, client="chatty")
+    # ...and three real users.
+    for i in range(3):
+        conversations.add_turn(conversations.new_id(), f"real {i}", refused, client=f"user{i}")
+    today = dt.datetime.now(dt.UTC)
+    rules = ReportRules(evidence_below=LOW, per_conversation=3, per_client=5)
+    findings = unanswered(conversations.engine, today - dt.timedelta(hours=1), today, rules)
+    questions = [item.question for item in findings.items]
+    assert sum(q.startswith("junk") for q in questions) == 5  # the newest five
+    assert [q for q in questions if q.startswith("again")] == ["again 9", "again 8", "again 7"]
+    assert {q for q in questions if q.startswith("real")} == {"real 0", "real 1", "real 2"}
+    assert findings.matched == 53 and len(findings.items) == 11
+
+
+def test_handoffs_and_low_confidence_are_reasons_with_the_wait_for_a_reply(tmp_path):
+    conversations = Conversations.from_url(f"sqlite:///{tmp_path / 'h.db'}")
+    handoffs = Handoffs(conversations.engine)
+    sure = conversations.new_id()
+    conversations.add_turn(sure, "Sure?", Answer(text="A", evidence=0.9, confidence=0.9))
+    unsure = conversations.new_id()
+    conversations.add_turn(unsure, "Unsure?", Answer(text="A", evidence=0.9, confidence=0.2))
+    asked = conversations.new_id()
+    conversations.add_turn(asked, "Adviser?", Answer(text="A", evidence=0.9, confidence=0.9))
+    handoff = handoffs.hand_off(asked, 1, channel="web").record
+    handoffs.add_reply(handoff.id, "Here you are.", [], "anna")
+    today = dt.datetime.now(dt.UTC)
+    items = unanswered(conversations.engine, today - dt.timedelta(hours=1), today, RULES).items
+    reasons = {item.question: item.reasons for item in items}
+    assert reasons == {"Unsure?": ["low confidence"], "Adviser?": ["handed off"]}
+    adviser = next(item for item in items if item.question == "Adviser?")
+    assert adviser.handoff_status == "answered"
+    assert 0 <= adviser.first_reply_seconds < 60
+    stats = handoffs.stats(today - dt.timedelta(hours=1), today + dt.timedelta(hours=1))
+    assert (stats.count, stats.statuses, stats.unanswered) == (1, {"answered": 1}, 0)
+
+
+def test_the_encoding_cache_encodes_each_question_once(sentences):
+    calls: list[list[str]] = []
+
+    class Counting:
+        name = sentences.name
+
+        def encode_passages(self, texts):
+            calls.append(list(texts))
+            return sentences.encode_passages(texts)
+
+    encode = EncodingCache(size=3).encoder(Counting())
+    first = encode(["a b", "c d", "a b"])
+    assert calls == [["a b", "c d"]]
+    again = encode(["c d", "a b"])
+    assert len(calls) == 1  # nothing new to encode
+    assert abs(float(again[1] @ first[0]) - float(first[0] @ first[0])) < 1e-2
+    encode(["e f", "g h"])  # pushes the least recently used ("c d") out of a cache of three
+    encode(["a b"])
+    assert calls[-1] == ["e f", "g h"]
+    encode(["c d"])
+    assert calls[-1] == ["c d"]

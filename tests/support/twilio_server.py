@@ -73,9 +73,9 @@ class TwilioStandIn:
             return [m for m in self.messages if m.to == to]
 
     def _answer(self, path: str, authorization: str, raw: str) -> tuple[int, dict]:
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()
-        ).decode()
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
         form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
         with self._lock:
             if authorization != expected:
