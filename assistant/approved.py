@@ -5,10 +5,11 @@ language it was written in), its citations, a review date and its author. A new 
 matches one when its sentence vector (the multilingual sentence model: "numéro EORI" meets
 "EORI number") is at least ``approved_similarity`` alike to the question or a paraphrase,
 and no facet of it differs (``assistant.facets``: a country, a number, an Incoterm, the
-trade direction, the tax, the kind of customer). Matched, it is answered with the approved
-text first, before the pipeline, as "Answer from the advisers of {desk}, {date}", and the
-use is counted. Past its review date an answer is not served (the pipeline answers) and
-is flagged for review; a retired one is never served.
+trade direction, the tax, the kind of customer...). Matched, it is answered with the
+approved text first, before the pipeline, as "Answer from the advisers of {desk}, {date},
+to the question “...”" (the approved question shown, since a near miss can pass: see
+``bench.paraphrases``), and the use is counted. Past its review date an answer is not
+served (the pipeline answers) and is flagged for review; a retired one is never served.
 
 The vectors of the approved questions are computed once per version of the table (its
 row count and latest change), in each process.
@@ -287,11 +288,12 @@ class ApprovedAnswers:
 
 
 def approved_answer(record: ApprovedRecord, language: str, desk: str) -> Answer:
-    """The approved answer as the assistant's answer, led by who approved it and when:
-    in the user's language when the desk wrote one, else in the first it wrote."""
+    """The approved answer as the assistant's answer, led by who approved it, when, and
+    for which question (so that a user whose question only looked alike can tell): in
+    the user's language when the desk wrote one, else in the first it wrote."""
     written = language if language in record.texts else next(iter(record.texts))
     when = record.updated_at.date().isoformat()
-    lead = message("approved_lead_in", language, desk=desk, date=when)
+    lead = message("approved_lead_in", language, desk=desk, date=when, question=record.question)
     return Answer(
         text=f"{lead}\n\n{record.texts[written]}",
         citations=[Citation(**c) for c in record.citations],
@@ -330,3 +332,50 @@ class ApprovedFirst:
             yield from events(found)
             return
         yield from self.assistant.stream(question, history, filters)
+
+
+# ------------------------------------------------------------ measuring the threshold
+
+
+@dataclass(frozen=True)
+class PairScore:
+    id: str
+    same: bool  # the two questions ask the same thing
+    score: float  # the similarity, or -1 when a facet differs
+
+
+def score_pairs(
+    pairs: Sequence[dict], model: NamedEmbeddings, country_csv: Path
+) -> list[PairScore]:
+    """Each pair (``id``, ``label`` same | different, ``approved``, ``asked``) as the
+    matcher sees it (see ``tests/data/paraphrases.jsonl`` and ``bench.paraphrases``)."""
+    approved = _unit(np.asarray(model.encode_passages([p["approved"] for p in pairs])))
+    asked = _unit(np.asarray(model.encode_passages([p["asked"] for p in pairs])))
+    scores = []
+    for pair, a, b in zip(pairs, approved, asked, strict=True):
+        candidate = Candidate(
+            pair["id"], pair["approved"], a, facets(pair["approved"], country_csv)
+        )
+        found = best_match(
+            b, pair["asked"], facets(pair["asked"], country_csv), [candidate], a[None, :], -1.0
+        )
+        scores.append(PairScore(pair["id"], pair["label"] == "same", found[1] if found else -1.0))
+    return scores
+
+
+def precision_recall(scores: Sequence[PairScore], threshold: float) -> tuple[float, float]:
+    """Of the pairs matched at ``threshold``, the share that ask the same thing; of those
+    that do, the share matched."""
+    matched = [s for s in scores if s.score >= threshold]
+    right = sum(s.same for s in matched)
+    same = sum(s.same for s in scores)
+    return (right / len(matched) if matched else 1.0), (right / same if same else 0.0)
+
+
+def choose_threshold(scores: Sequence[PairScore], min_precision: float) -> float:
+    """The lowest threshold (most reuse) whose precision is at least ``min_precision``."""
+    candidates = sorted({round(s.score, 3) for s in scores if s.score >= 0})
+    for threshold in candidates:
+        if precision_recall(scores, threshold)[0] >= min_precision:
+            return threshold
+    return 1.0

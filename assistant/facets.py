@@ -8,7 +8,8 @@ are compared, in any of the answered languages:
 
 - strict facets: every country, number (an amount, a year, a code) and Incoterm the new
   question names must be named by the approved one too;
-- exclusive facets (trade direction, tax, kind of customer, joining or leaving a
+- exclusive facets (trade direction, tax, kind of customer, the measure asked for: a
+  rate, a threshold or a period; getting or checking something; joining or leaving a
   scheme): when both name one, they must name the same.
 """
 
@@ -39,6 +40,8 @@ _SHORT_NAMES = {
     ("united", "states"): "US",
     ("estados", "unidos"): "US",
     ("emirats", "arabes", "unis"): "AE",
+    ("turkey",): "TR",  # the table says "Türkiye" only
+    ("turquie",): "TR",
 }
 # Country names written in capitals that are too short for the name list.
 _ALIASES = {"US": "US", "USA": "US", "U.S.": "US", "UK": "GB", "U.K.": "GB", "UAE": "AE"}
@@ -59,6 +62,11 @@ _EXCLUSIVE = [
     ("direction", "export", r"\bexport\w*"),
     ("direction", "import", r"\bimport(s|ed|ing|er|ers|ation|ations|e|ee|es|ees|ateur|ateurs)?\b"),
     ("direction", "transit", r"\btransit\b"),
+    (
+        "direction",
+        "purchase",
+        r"\b(buy|buys|buying|bought|purchas\w*|ach[ae]t\w*|compra\w*)\b",
+    ),
     ("tax", "vat", r"\b(vat|tva|iva|value added tax|taxe sur la valeur ajoutee)\b"),
     ("tax", "duty", r"\b(customs dut\w+|dut(y|ies)|droits? de douane|arancel\w*|derechos)\b"),
     ("tax", "excise", r"\b(excise|accises?|impuestos especiales)\b"),
@@ -68,6 +76,20 @@ _EXCLUSIVE = [
         "business",
         r"\b(b2b|business(es)?|compan(y|ies)|entreprises?|professionnels?|societes?|empresas?)\b",
     ),
+    ("measure", "rate", r"\b(rates?|taux|tasas?|taxas?|percentage|pourcentage)\b"),
+    (
+        "measure",
+        "threshold",
+        r"\b(thresholds?|seuils?|umbral\w*|limiar\w*|ceiling|plafond\w*|amount|montant)\b",
+    ),
+    (
+        "measure",
+        "period",
+        r"\b(deadlines?|d[e]lais?|time limit|how long|how many days|combien de (jours|temps)|"
+        r"plazos?|prazos?)\b",
+    ),
+    ("action", "verify", r"\b(check\w*|verif\w*|validat\w*|controler|comprobar)\b"),
+    ("action", "obtain", r"\b(get|obtain\w*|apply for|obtenir|demander|solicitar|obter)\b"),
     (
         "enrolment",
         "leave",

@@ -374,11 +374,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     # ------------------------------------------------------------ advisers (hand-offs)
     "approved_lead_in": {
-        "en": "Answer from the advisers of {desk}, {date}:",
-        "fr": "Réponse des conseillers de {desk}, {date} :",
-        "es": "Respuesta de los asesores de {desk}, {date}:",
-        "pt": "Resposta dos consultores de {desk}, {date}:",
-        "ar": "إجابة من مستشاري {desk}، {date}:",
+        "en": "Answer from the advisers of {desk}, {date}, to the question “{question}”:",
+        "fr": "Réponse des conseillers de {desk}, {date}, à la question « {question} » :",
+        "es": "Respuesta de los asesores de {desk}, {date}, a la pregunta «{question}»:",
+        "pt": "Resposta dos consultores de {desk}, {date}, à pergunta «{question}»:",
+        "ar": "إجابة من مستشاري {desk}، {date}، على السؤال «{question}»:",
     },
     "button_adviser": {
         "en": "Ask an adviser",
