@@ -340,7 +340,7 @@ class Settings(BaseSettings):
         description="Hand-offs per client address (and per WhatsApp number). Empty: no limit.",
     )
     approved_similarity: float = Field(
-        default=0.79,
+        default=0.785,
         ge=0,
         le=1,
         description="Cosine similarity (sentence_embedder) from which a question is answered "
