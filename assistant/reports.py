@@ -134,6 +134,7 @@ def unanswered(
             func.row_number()
             .over(partition_by=TurnRecord.conversation_id, order_by=newest)
             .label("nth_of_conversation"),
+            func.count().over().label("matched"),
         )
         .outerjoin(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
         .outerjoin(HandoffRecord, handoff)
@@ -152,6 +153,7 @@ def unanswered(
         select(
             found.c.turn_id,
             found.c.at,
+            found.c.matched,
             func.row_number()
             .over(partition_by=found.c.who, order_by=(found.c.at.desc(), found.c.turn_id.desc()))
             .label("nth_of_client"),
@@ -160,22 +162,23 @@ def unanswered(
         .subquery()
     )
     kept = (
-        select(per_conversation.c.turn_id)
+        select(per_conversation.c.turn_id, per_conversation.c.matched)
         .where(per_conversation.c.nth_of_client <= rules.per_client)
         .order_by(per_conversation.c.at.desc(), per_conversation.c.turn_id.desc())
         .limit(MAX_QUESTIONS)
+        .subquery()
     )
     query = (
-        select(TurnRecord, FeedbackRecord, HandoffRecord)
+        select(TurnRecord, FeedbackRecord, HandoffRecord, kept.c.matched)
+        .join(kept, kept.c.turn_id == TurnRecord.id)
         .outerjoin(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
         .outerjoin(HandoffRecord, handoff)
-        .where(TurnRecord.id.in_(kept.scalar_subquery()))
         .order_by(*newest)
     )
     with Session(engine) as session:
-        matched = session.scalar(select(func.count()).select_from(found)) or 0
         rows = session.execute(query).all()
-        items = [_unanswered(turn, feedback, handed, rules) for turn, feedback, handed in rows]
+        items = [_unanswered(turn, feedback, handed, rules) for turn, feedback, handed, _ in rows]
+    matched = rows[0].matched if rows else 0
     return Findings(items, matched)
 
 
