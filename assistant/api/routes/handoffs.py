@@ -63,7 +63,7 @@ The stream ends after five minutes; `EventSource` then reconnects by itself.
     status_code=201,
     responses={
         200: {"model": HandoffResponse, "description": "The question was handed off before"},
-        **error_responses(404, 422, 429),
+        **error_responses(400, 404, 413, 422, 429),
     },
 )
 def hand_off(
