@@ -27,7 +27,7 @@ def test_openapi_documents_the_advisers_operations_and_the_confidence():
     # The schema is served without starting the app (no lifespan, no index needed).
     schema = TestClient(create_app(Settings(_env_file=None))).get("/openapi.json").json()
     documented = {(method, path) for path, item in schema["paths"].items() for method in item}
-    assert OPERATIONS <= documented
+    assert documented >= OPERATIONS
     schemas = schema["components"]["schemas"]
     for name in ("ChatResponse", "TurnOut", "AnswerInfo", "SuggestOut", "QuestionOut"):
         assert "confidence" in schemas[name]["properties"], name
