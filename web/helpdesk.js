@@ -1,6 +1,11 @@
 /* Export Assistant — the helpdesk page: search with highlights, suggested replies, reviews,
  * the errors Meta reported for WhatsApp; the desk's own guides (upload, replace, delete),
- * unanswered questions, stale sources.
+ * unanswered questions, stale sources. One tab per group (WAI-ARIA tabs: arrow keys move
+ * between them; the URL's #name keeps the open one).
+ *
+ * The page speaks the chat page's languages (strings in helpdesk-strings.js; the choice is
+ * shared with the chat page). What was loaded is kept, so that a change of language
+ * redraws it without asking the server again.
  *
  * The API key is asked for once and kept in sessionStorage (this tab only). Text from
  * the server is always set as text: highlights are built from the offsets the API
@@ -12,8 +17,23 @@
   "use strict";
 
   const KEY = "export-assistant-helpdesk-key";
-  const { userText } = window.ExportAssistant;
+  const LANG = "ea.lang"; // the chat page's key: one choice for both pages
+  const { STRINGS, applyStrings, pickLanguage, translate, userText } = window.ExportAssistant;
   const $ = (id) => document.getElementById(id);
+
+  let lang = pickLanguage([new URLSearchParams(location.search).get("lang"), stored(LANG)]);
+  const t = (key, vars) => translate(lang, key, vars);
+  const when = (iso) => new Date(iso).toLocaleString(lang);
+  // A code the server sends (a status, an action), in words when the page has them.
+  const named = (prefix, code) => (`${prefix}.${code}` in STRINGS.en ? t(`${prefix}.${code}`) : code);
+
+  function stored(key) {
+    try {
+      return JSON.parse(localStorage.getItem(key));
+    } catch (_) {
+      return null;
+    }
+  }
 
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
@@ -31,6 +51,68 @@
     $("status").textContent = message || "";
     $("status").hidden = !message;
   }
+
+  // ------------------------------------------------------------ what is shown, redrawn on a change of language
+
+  const shown = new Map(); // name -> [draw, data]
+
+  function show(name, draw, data) {
+    shown.set(name, [draw, data]);
+    draw(data);
+  }
+
+  function setLanguage(code) {
+    lang = code;
+    document.documentElement.lang = code;
+    $("language").value = code;
+    document.title = t("hd.pageTitle");
+    applyStrings(document.body, code);
+    for (const [draw, data] of shown.values()) draw(data);
+  }
+
+  $("language").addEventListener("change", () => {
+    try {
+      localStorage.setItem(LANG, JSON.stringify($("language").value));
+    } catch (_) {
+      /* private mode: the choice lasts as long as the page */
+    }
+    setLanguage($("language").value);
+  });
+
+  // ------------------------------------------------------------ tabs
+
+  const tabs = [...document.querySelectorAll('#desk [role="tab"]')];
+  const tabName = (tab) => tab.id.replace(/^tab-/, "");
+
+  function selectTab(tab, { focus = false } = {}) {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      $(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    history.replaceState(null, "", `#${tabName(tab)}`);
+  }
+
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => selectTab(tab));
+    tab.addEventListener("keydown", (event) => {
+      const at = tabs.indexOf(tab);
+      const to = {
+        ArrowRight: at + 1,
+        ArrowDown: at + 1,
+        ArrowLeft: at - 1,
+        ArrowUp: at - 1,
+        Home: 0,
+        End: tabs.length - 1,
+      }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      selectTab(tabs[(to + tabs.length) % tabs.length], { focus: true });
+    });
+  }
+  selectTab(tabs.find((tab) => `#${tabName(tab)}` === location.hash) || tabs[0]);
 
   // ------------------------------------------------------------ the key
 
@@ -68,11 +150,13 @@
     if (response.status === 401) {
       sessionStorage.removeItem(KEY);
       showDesk();
-      throw new Error("That API key was refused; enter a valid one.");
+      throw new Error(t("hd.keyRefused"));
     }
     if (!response.ok) {
       const error = await response.json().catch(() => ({}));
-      throw new Error((error.error && error.error.message) || `The server answered ${response.status}.`);
+      throw new Error(
+        (error.error && error.error.message) || t("hd.serverAnswered", { status: response.status }),
+      );
     }
     return response;
   }
@@ -121,10 +205,15 @@
       el(
         "p",
         { className: "hd-links" },
-        safeLink(result.url, "Official source"),
-        safeLink(result.source_url, "Passage in the library"),
+        safeLink(result.url, t("hd.official")),
+        safeLink(result.source_url, t("hd.inLibrary")),
       ),
     );
+  }
+
+  function drawResults(results) {
+    $("results").replaceChildren(...results.map(resultItem));
+    if (!results.length) $("results").append(el("li", { textContent: t("hd.noMatch") }));
   }
 
   $("search-form").addEventListener("submit", (event) => {
@@ -136,9 +225,7 @@
     }
     busy(event.submitter || $("search-form").querySelector("button"), async () => {
       const body = await api(`/api/helpdesk/search?${params}`);
-      const list = $("results");
-      list.replaceChildren(...body.results.map(resultItem));
-      if (!body.results.length) list.append(el("li", { textContent: "No passage matches." }));
+      show("results", drawResults, body.results);
     });
   });
 
@@ -168,51 +255,70 @@
       $("reply").select(); // without clipboard access (plain http): the old way
       document.execCommand("copy");
     }
-    $("copied").textContent = "Copied.";
+    $("copied").textContent = t("hd.copied");
   });
 
   // ------------------------------------------------------------ reviews
 
   function reviewItem(review) {
-    const when = new Date(review.rated_at).toLocaleString();
+    const meta = [when(review.rated_at), review.language, t("hd.turn", { n: review.turn })];
+    if (review.downs > 1) meta.push(t("hd.downs", { n: review.downs }));
     return el(
       "li",
       { className: "hd-review" },
-      el("p", {
-        className: "hd-meta",
-        textContent: `${when} · ${review.language} · turn ${review.turn}` + (review.downs > 1 ? ` · ${review.downs} answers rated down` : ""),
-      }),
+      el("p", { className: "hd-meta", textContent: meta.join(" · ") }),
       el("p", { className: "hd-question", dir: "auto", textContent: userText(review.question) }),
       el("p", { className: "hd-answer", dir: "auto", textContent: userText(review.answer) }),
       review.comment ? el("blockquote", { dir: "auto", textContent: userText(review.comment) }) : null,
       el(
         "p",
         { className: "hd-links" },
-        safeLink(`/api/conversations/${encodeURIComponent(review.conversation_id)}`, "Whole conversation"),
+        safeLink(
+          `/api/conversations/${encodeURIComponent(review.conversation_id)}`,
+          t("hd.wholeConversation"),
+        ),
       ),
     );
   }
 
   function errorItem(error) {
-    const when = new Date(error.received_at).toLocaleString();
-    const about = error.message_id ? `message ${error.message_id}` : "webhook";
+    const about = error.message_id
+      ? t("hd.aboutMessage", { id: error.message_id })
+      : t("hd.aboutWebhook");
+    const code = error.code ?? t("hd.noCode");
     return el(
       "li",
       { className: "hd-review" },
-      el("p", { className: "hd-meta", textContent: `${when} · ${about} · number ${error.business || "?"}` }),
-      el("p", { className: "hd-question", dir: "auto", textContent: userText(`${error.code ?? "no code"}: ${error.title}`) }),
-      error.details ? el("p", { className: "hd-answer", dir: "auto", textContent: userText(error.details) }) : null,
+      el("p", {
+        className: "hd-meta",
+        textContent: [when(error.received_at), about, t("hd.number", { n: error.business || "?" })].join(
+          " · ",
+        ),
+      }),
+      el("p", { className: "hd-question", dir: "auto", textContent: userText(`${code}: ${error.title}`) }),
+      error.details
+        ? el("p", { className: "hd-answer", dir: "auto", textContent: userText(error.details) })
+        : null,
     );
+  }
+
+  function drawReviews(reviews) {
+    $("reviews").replaceChildren(...reviews.map(reviewItem));
+    $("no-reviews").hidden = reviews.length > 0;
+  }
+
+  function drawErrors(errors) {
+    $("wa-error-count").textContent = t("hd.waErrorCount", {
+      count: errors.count,
+      shown: errors.errors.length,
+    });
+    $("wa-errors").replaceChildren(...errors.errors.map(errorItem));
   }
 
   function loadReviews() {
     return busy($("refresh-reviews"), async () => {
-      const reviews = await api("/api/helpdesk/reviews?limit=50");
-      $("reviews").replaceChildren(...reviews.map(reviewItem));
-      $("no-reviews").hidden = reviews.length > 0;
-      const errors = await api("/api/helpdesk/whatsapp-errors?limit=50");
-      $("wa-error-count").textContent = `${errors.count} reported in all; the latest ${errors.errors.length} below.`;
-      $("wa-errors").replaceChildren(...errors.errors.map(errorItem));
+      show("reviews", drawReviews, await api("/api/helpdesk/reviews?limit=50"));
+      show("errors", drawErrors, await api("/api/helpdesk/whatsapp-errors?limit=50"));
     });
   }
 
@@ -220,45 +326,50 @@
 
   // ------------------------------------------------------------ your guides
 
-  const STATUS = {
-    queued: "Queued",
-    searchable: "Searchable by keywords; embedding…",
-    ready: "Ready",
-    failed: "Failed",
-  };
   let polling = null;
 
-  function when(iso) {
-    return new Date(iso).toLocaleString();
-  }
-
   function guideItem(guide) {
-    const state = el("span", { className: "hd-status", textContent: STATUS[guide.status] || guide.status });
+    const name = guide.title || guide.filename;
+    const state = el("span", {
+      className: "hd-status",
+      textContent: named("hd.status", guide.status),
+    });
     state.dataset.status = guide.status;
-    const replace = el("button", { type: "button", textContent: "Replace…" });
+    // Visible text says what; the accessible name also says which guide.
+    const replace = el("button", { type: "button", textContent: t("hd.replace") });
+    replace.setAttribute("aria-label", t("hd.replaceWhich", { title: name }));
     replace.addEventListener("click", () => chooseReplacement(guide));
-    const remove = el("button", { type: "button", textContent: "Delete" });
+    const remove = el("button", { type: "button", textContent: t("hd.delete") });
+    remove.setAttribute("aria-label", t("hd.deleteWhich", { title: name }));
     remove.addEventListener("click", () => deleteGuide(guide, remove));
     const item = el(
       "li",
       { className: "hd-result" },
-      el("h3", { dir: "auto", textContent: userText(guide.title || guide.filename) }),
+      el("h3", { dir: "auto", textContent: userText(name) }),
       el("p", {
         className: "hd-meta",
         textContent: [
           guide.filename,
           guide.date,
           guide.language,
-          `${guide.chunks} passages`,
-          `version ${guide.version}`,
-          `added by ${guide.added_by} ${when(guide.added_at)}`,
-          guide.version > 1 ? `replaced by ${guide.updated_by} ${when(guide.updated_at)}` : null,
+          t("hd.passages", { n: guide.chunks }),
+          t("hd.version", { n: guide.version }),
+          t("hd.addedBy", { who: guide.added_by, when: when(guide.added_at) }),
+          guide.version > 1
+            ? t("hd.replacedBy", { who: guide.updated_by, when: when(guide.updated_at) })
+            : null,
         ]
           .filter(Boolean)
           .join(" · "),
       }),
       el("p", { className: "hd-meta" }, state, guide.reason ? ` ${guide.reason}` : null),
-      el("p", { className: "hd-row-actions" }, replace, remove, safeLink(`/api/sources/${guide.source}`, "Read it")),
+      el(
+        "p",
+        { className: "hd-row-actions" },
+        replace,
+        remove,
+        safeLink(`/api/sources/${guide.source}`, t("hd.readIt")),
+      ),
     );
     item.dataset.id = guide.id;
     return item;
@@ -268,16 +379,22 @@
     return el("li", { textContent: [doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ") });
   }
 
-  async function loadGuides() {
-    const body = await api("/api/helpdesk/documents").catch((error) => status(error.message));
-    if (!body) return;
+  function drawGuides(body) {
     $("uploads").replaceChildren(...body.uploads.map(guideItem));
     $("no-uploads").hidden = body.uploads.length > 0;
     $("corpus").replaceChildren(...body.corpus.map(corpusItem));
     const limits = body.limits;
-    $("upload-limits").textContent =
-      `Up to ${Math.floor(limits.max_bytes / 1048576 * 10) / 10} MB a file, ${limits.max_files} files in a ZIP, ` +
-      `${limits.max_documents} guides in all.`;
+    $("upload-limits").textContent = t("hd.limits", {
+      mb: (Math.floor((limits.max_bytes / 1048576) * 10) / 10).toLocaleString(lang),
+      files: limits.max_files,
+      documents: limits.max_documents,
+    });
+  }
+
+  async function loadGuides() {
+    const body = await api("/api/helpdesk/documents").catch((error) => status(error.message));
+    if (!body) return;
+    show("guides", drawGuides, body);
     const working = body.uploads.some((guide) => guide.status === "queued" || guide.status === "searchable");
     clearTimeout(polling);
     if (working) polling = setTimeout(loadGuides, 1500);
@@ -295,7 +412,7 @@
       showResult([]);
       try {
         const body = await api("/api/helpdesk/documents", { method: "POST", body: new FormData(form) });
-        showResult(body.rejected.map((r) => `Not added: ${r.filename}: ${r.reason}`));
+        showResult(body.rejected.map((r) => t("hd.notAdded", { file: r.filename, reason: r.reason })));
         form.reset();
       } catch (error) {
         showResult([error.message]);
@@ -330,7 +447,7 @@
   });
 
   function deleteGuide(guide, button) {
-    if (!window.confirm(`Delete “${guide.title || guide.filename}”? It will no longer be cited.`)) return;
+    if (!window.confirm(t("hd.confirmDelete", { title: guide.title || guide.filename }))) return;
     busy(button, async () => {
       await api(`/api/helpdesk/documents/${encodeURIComponent(guide.id)}`, { method: "DELETE" });
       await loadGuides();
@@ -374,10 +491,29 @@
       details,
       el("p", {
         className: "hd-meta",
-        textContent: `newest ${when(topic.newest)} · ${counts(topic.languages)} · ${counts(topic.channels)} · ${counts(topic.reasons)}`,
+        textContent: [
+          t("hd.newest", { when: when(topic.newest) }),
+          counts(topic.languages),
+          counts(topic.channels),
+          counts(topic.reasons),
+        ].join(" · "),
       }),
-      el("p", { className: "hd-meta", textContent: `e.g. ${topic.examples.map(userText).join(" | ")}`, dir: "auto" }),
+      el("p", {
+        className: "hd-meta",
+        textContent: t("hd.examples", { examples: topic.examples.map(userText).join(" | ") }),
+        dir: "auto",
+      }),
     );
+  }
+
+  function drawReport(report) {
+    $("report-summary").textContent = t("hd.reportSummary", {
+      questions: report.questions,
+      topics: report.topics.length,
+      since: report.since,
+      until: report.until,
+    });
+    $("report-topics").replaceChildren(...report.topics.map(topicItem));
   }
 
   function period() {
@@ -390,10 +526,7 @@
   $("report-form").addEventListener("submit", (event) => {
     event.preventDefault();
     busy(event.submitter || $("report-form").querySelector("button"), async () => {
-      const report = await api(`/api/helpdesk/report?${period()}`);
-      $("report-summary").textContent =
-        `${report.questions} questions in ${report.topics.length} topics, ${report.since} to ${report.until}.`;
-      $("report-topics").replaceChildren(...report.topics.map(topicItem));
+      show("report", drawReport, await api(`/api/helpdesk/report?${period()}`));
     });
   });
 
@@ -411,32 +544,57 @@
 
   // ------------------------------------------------------------ freshness and changes
 
+  function drawStale(body) {
+    $("stale").replaceChildren(
+      ...body.sources.map((s) =>
+        el("li", {
+          textContent: [
+            t("hd.stale", {
+              title: s.title || s.source,
+              date: s.date,
+              days: s.age_days,
+              cited: s.cited,
+              since: body.since,
+            }),
+            s.uploaded ? t("hd.yourGuide") : null,
+          ]
+            .filter(Boolean)
+            .join(" · "),
+        }),
+      ),
+    );
+    if (!body.sources.length) $("stale").append(el("li", { textContent: t("hd.noStale", { days: body.max_age_days }) }));
+  }
+
   $("freshness-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const params = new URLSearchParams();
     if ($("max-age").value) params.set("max_age_days", $("max-age").value);
     busy(event.submitter || $("freshness-form").querySelector("button"), async () => {
-      const body = await api(`/api/helpdesk/freshness?${params}`);
-      $("stale").replaceChildren(
-        ...body.sources.map((s) =>
-          el("li", {
-            textContent: `${s.title || s.source} — dated ${s.date} (${s.age_days} days) · cited ${s.cited} times since ${body.since}${s.uploaded ? " · your guide" : ""}`,
-          }),
-        ),
-      );
-      if (!body.sources.length) $("stale").append(el("li", { textContent: `No source older than ${body.max_age_days} days.` }));
+      show("stale", drawStale, await api(`/api/helpdesk/freshness?${params}`));
     });
   });
 
-  async function loadAudit() {
-    const entries = await api("/api/helpdesk/audit?limit=50").catch((error) => status(error.message));
-    if (!entries) return;
+  function drawAudit(entries) {
     $("audit").replaceChildren(
       ...entries.map((e) =>
-        el("li", { textContent: `${when(e.at)} · ${e.key_name} · ${e.action} · ${e.title || e.filename} (version ${e.version})` }),
+        el("li", {
+          textContent: [
+            when(e.at),
+            e.key_name,
+            named("hd.action", e.action),
+            `${e.title || e.filename} (${t("hd.version", { n: e.version })})`,
+          ].join(" · "),
+        }),
       ),
     );
   }
 
+  async function loadAudit() {
+    const entries = await api("/api/helpdesk/audit?limit=50").catch((error) => status(error.message));
+    if (entries) show("audit", drawAudit, entries);
+  }
+
+  setLanguage(lang);
   showDesk();
 })();

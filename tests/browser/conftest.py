@@ -1,7 +1,8 @@
 """A real browser (Debian's chromium, driven by Playwright) against the live server.
 
 Never `playwright install`: the browser is the system's /usr/bin/chromium (installed by
-.ci/run). Screenshots go to test-artifacts/ (git-ignored).
+.ci/run). Screenshots go to test-artifacts/ (git-ignored); a failed test's pages are
+photographed there too, and listed in its report (tests/support/browser_fixtures.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from assistant.settings import PROJECT_ROOT
+from tests.support.browser_fixtures import ARTIFACTS
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 PHONE = {"width": 360, "height": 740}
 
 

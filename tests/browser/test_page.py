@@ -10,6 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE, screenshot
+from tests.support.axe import check_accessibility
+from tests.support.browser_fixtures import DESKTOP
+from tests.support.keyboard import unreachable_by_tab
 
 pytestmark = pytest.mark.slow
 
@@ -255,3 +258,131 @@ def test_every_control_has_a_name(new_page, live_server):
             .map((el) => el.outerHTML)"""
     )
     assert unnamed == []
+
+
+def unobscured(page: Page, locator) -> bool:
+    """Whether ``locator``'s box is in the window and not under the question form."""
+    box = locator.bounding_box()
+    form = page.locator(".ea-form").bounding_box()
+    height = page.viewport_size["height"]
+    return box["y"] >= 0 and box["y"] + box["height"] <= min(height, form["y"]) + 1
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_the_new_answer_comes_into_view_and_is_announced(new_page, live_server, held, viewport):
+    page = new_page(viewport=viewport)
+    page.goto(live_server.url)
+    held.release.set()
+    for question in (FACTORING, "and against stock?"):
+        ask(page, question)
+        last_answer(page)
+    assert page.evaluate("document.documentElement.scrollHeight") > viewport["height"]
+    held.release.clear()
+
+    ask(page, "What is factoring?")
+    question = page.locator(".ea-question").last
+    expect(page.locator(".ea-answer").last.locator(".ea-text")).to_contain_text("Here is what")
+    assert unobscured(page, question), "the new question is in view while it is answered"
+    held.release.set()
+    answer = last_answer(page)
+    assert unobscured(page, question)
+    assert unobscured(page, answer.locator(".ea-text p").first)
+    # Keyboard users keep the question box, for the next question; screen readers hear
+    # the answer once, when it is complete.
+    expect(page.get_by_label("Your question")).to_be_focused()
+    status = page.locator(".ea-chat > [role=status]")
+    expect(status).to_have_text(re.compile(r"^Assistant: Here is what the sources say"))
+    screenshot(page, f"answer-in-view-{viewport['width']}")
+
+
+def test_a_reader_who_scrolls_up_is_left_there(new_page, live_server, held):
+    page = new_page(viewport=PHONE)
+    page.goto(live_server.url)
+    held.release.set()
+    ask(page, FACTORING)
+    last_answer(page)
+    held.release.clear()
+    ask(page, "and against stock?")
+    expect(page.locator(".ea-answer").last.locator(".ea-text")).to_contain_text("Here is what")
+    page.mouse.wheel(0, -5000)
+    page.wait_for_function("window.scrollY === 0")
+    held.release.set()
+    last_answer(page)
+    expect(page.locator(".ea-answer").last.locator(".ea-sources")).to_be_visible()
+    assert page.evaluate("window.scrollY") == 0
+
+
+def test_an_example_tapped_puts_the_focus_on_its_answer(new_page, live_server):
+    page = new_page()
+    page.goto(live_server.url)
+    page.get_by_role("button", name="When is an export exempt from EEI filing?").focus()
+    page.keyboard.press("Enter")
+    answer = last_answer(page)
+    expect(answer).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(answer.locator(".ea-cite").first).to_be_focused()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_citation_targets_are_big_enough(new_page, live_server, viewport):
+    phone = viewport is PHONE
+    page = new_page(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page.goto(live_server.url)
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches") is phone
+    ask(page, FACTORING)
+    cites = last_answer(page).locator(".ea-cite")
+    expect(cites.first).to_be_visible()
+    hit = 44 if phone else 24  # WCAG 2.2: 24 x 24 CSS px; 44 preferred on touch screens
+    for n in range(cites.count()):
+        box = cites.nth(n).bounding_box()
+        assert box["width"] >= 24 and box["height"] >= 24, box
+        # Every point of a hit x hit square around the centre opens this citation.
+        inside = cites.nth(n).evaluate(
+            """(cite, size) => {
+                const r = cite.getBoundingClientRect();
+                const x = r.left + r.width / 2, y = r.top + r.height / 2, h = size / 2 - 0.5;
+                return [[-h, -h], [h, -h], [-h, h], [h, h], [0, -h], [0, h], [-h, 0], [h, 0]]
+                  .every(([dx, dy]) => cite.contains(document.elementFromPoint(x + dx, y + dy)));
+            }""",
+            hit,
+        )
+        assert inside, f"citation {n + 1}: a {hit}-px target"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_the_chat_page_is_accessible_and_works_by_keyboard(new_page, live_server, viewport):
+    phone = viewport is PHONE
+    page = new_page(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page.goto(live_server.url)
+    check_accessibility(page, f"the chat page at {viewport['width']} px")
+    assert unreachable_by_tab(page) == []
+    ask(page, FACTORING)
+    answer = last_answer(page)
+    check_accessibility(page, f"the chat page with an answer at {viewport['width']} px")
+    assert unreachable_by_tab(page) == []
+
+    # A citation opens with Enter, the card takes the focus, Escape gives it back.
+    cite = answer.locator(".ea-cite").first
+    cite.focus()
+    page.keyboard.press("Enter")
+    card = page.get_by_role("dialog")
+    expect(card).to_be_focused()
+    check_accessibility(page, f"the citation card at {viewport['width']} px")
+    page.keyboard.press("Tab")
+    expect(card.get_by_role("button", name="Close")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(card).to_be_hidden()
+    expect(cite).to_be_focused()
+
+    # Rating and commenting by keyboard.
+    helpful = answer.get_by_role("button", name="Helpful", exact=True)
+    helpful.focus()
+    page.keyboard.press("Space")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(answer.get_by_label("Tell us more (optional)")).to_be_focused()
+    page.keyboard.type("By keyboard.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(answer.get_by_label("Tell us more (optional)")).to_be_hidden()

@@ -3,12 +3,16 @@ where it is not."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, StaticSite, screenshot
+from tests.support.axe import check_accessibility
+from tests.support.browser_fixtures import DESKTOP
+from tests.support.keyboard import unreachable_by_tab
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +102,44 @@ def test_a_site_that_is_not_allowed_gets_a_clear_message(new_page, tmp_path, liv
         question.fill("Combien de jours pour se rétracter ?")
         question.press("Enter")
         expect(page.get_by_role("alert")).to_contain_text("Impossible de joindre le serveur")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "360px"])
+def test_the_widget_is_accessible_and_works_by_keyboard(new_page, shop, viewport):
+    phone = viewport is PHONE
+    page = new_page(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page.goto(shop.url)
+    bubble = page.get_by_role("button", name="Ouvrir l'assistant export")
+    bubble.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="Questions export ?")
+    question = panel.get_by_label("Votre question")
+    expect(question).to_be_focused()
+    page.keyboard.type("Combien de jours le consommateur a-t-il pour se rétracter ?")
+    page.keyboard.press("Enter")
+    answer = panel.locator(".ea-answer").last
+    expect(answer).to_have_attribute("aria-busy", "false")
+    expect(question).to_be_focused()
+    status = panel.locator(".ea-chat > [role=status]")
+    expect(status).to_have_text(re.compile(r"^Assistant : Voici ce que disent les sources"))
+    assert unobscured(answer.locator(".ea-text p").first, panel.locator(".ea-log"))
+    check_accessibility(page, f"the widget with an answer at {viewport['width']} px")
+    assert unreachable_by_tab(page) == []
+
+    cite = answer.locator(".ea-cite").first
+    cite.focus()
+    page.keyboard.press("Enter")
+    card = panel.locator(".ea-card")
+    expect(card).to_be_focused()
+    check_accessibility(page, f"the widget's citation card at {viewport['width']} px")
+    page.keyboard.press("Escape")
+    expect(cite).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_focused()
+
+
+def unobscured(locator, scroller) -> bool:
+    """Whether ``locator``'s box lies within the visible part of ``scroller``."""
+    box, view = locator.bounding_box(), scroller.bounding_box()
+    return box["y"] >= view["y"] - 1 and box["y"] + box["height"] <= view["y"] + view["height"] + 1

@@ -140,3 +140,30 @@ def test_helpdesk_page_is_served_with_its_policy(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for asset in ("helpdesk.js", "helpdesk.css"):
         assert client.get(f"/{asset}").status_code == 200
+
+
+def test_the_openapi_document_declares_the_key_as_a_security_scheme(client):
+    """Swagger UI's "Authorize" sends it with every helpdesk operation (/docs)."""
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HelpdeskKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": schema["components"]["securitySchemes"]["HelpdeskKey"]["description"],
+    }
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+    helpdesk = [op for path, _, op in operations if path.startswith("/api/helpdesk/")]
+    assert len(helpdesk) >= 10
+    assert all(op.get("security") == [{"HelpdeskKey": []}] for op in helpdesk)
+    assert not [
+        (path, method)
+        for path, method, op in operations
+        if op.get("security") and not path.startswith("/api/helpdesk/")
+    ]
+    assert not [
+        p for _, _, op in operations for p in op.get("parameters", []) if p["name"] == "X-API-Key"
+    ]

@@ -41,6 +41,7 @@ def open_desk(new_page, url: str) -> Page:
     page.fill("#api-key", STAFF_KEY)
     page.click("#key-form button")
     expect(page.locator("#desk")).to_be_visible()
+    page.get_by_role("tab", name="Your guides").click()
     return page
 
 
@@ -82,7 +83,7 @@ def test_upload_ask_replace_delete_in_the_browser(new_page, desk_url, tmp_path):
     (tmp_path / "v2").mkdir()
     replacement = handbook(tmp_path / "v2" / "handbook.pdf", "9 percent")
     with desk.expect_response(re.compile(r"/api/helpdesk/documents/\w+$")):
-        guide.get_by_role("button", name="Replace…").click()
+        guide.get_by_role("button", name="Replace… “Quokkaland export handbook”").click()
         desk.set_input_files("#replace-file", str(replacement))
     expect(guide).to_contain_text("version 2")
     expect(guide.locator(".hd-status")).to_have_text("Ready", timeout=120_000)
@@ -91,7 +92,7 @@ def test_upload_ask_replace_delete_in_the_browser(new_page, desk_url, tmp_path):
     expect(answer.locator(".ea-text")).not_to_contain_text("7 percent")
 
     desk.once("dialog", lambda dialog: dialog.accept())
-    guide.get_by_role("button", name="Delete").click()
+    guide.get_by_role("button", name="Delete “Quokkaland export handbook”").click()
     expect(desk.locator("#no-uploads")).to_be_visible()
     expect(chat_answer(chat).locator(".ea-text")).to_contain_text("can't find this")
     changes = desk.locator("#audit li")
@@ -99,6 +100,7 @@ def test_upload_ask_replace_delete_in_the_browser(new_page, desk_url, tmp_path):
     expect(changes.first).to_contain_text("anna · delete")
 
     # The refused questions are in the report; a topic opens on its questions and answers.
+    desk.get_by_role("tab", name="Report").click()
     desk.click("#report-form button[type=submit]")
     topic = desk.locator("#report-topics li.hd-result").filter(has_text="Zorbian").first
     expect(topic).to_contain_text("web")

@@ -10,8 +10,9 @@ import re
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import RedirectResponse
+from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
 from assistant.answer import citation_for
@@ -57,10 +58,20 @@ def named_key(configured: SecretStr) -> tuple[str, bytes]:
     return f"key-{hashlib.sha256(value.encode()).hexdigest()[:8]}", value.encode()
 
 
+# Declared as an OpenAPI security scheme, so that /docs has an "Authorize" button that
+# sends the key with every call; missing keys are handled below (auto_error=False).
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="HelpdeskKey",
+    description="A key of ASSISTANT_HELPDESK_API_KEYS (its part after `name:` when named).",
+    auto_error=False,
+)
+
+
 def require_api_key(
     request: Request,
     settings: SettingsDep,
-    key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> str:
     """The name of the key in the header; 401 unless it is one of the configured keys
     (none configured: closed).
