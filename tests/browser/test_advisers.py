@@ -88,3 +88,56 @@ def test_the_event_stream_brings_a_reply_while_it_is_open(desk_server):
             "the reply marked seen",
         )
         assert seen
+
+
+def test_a_web_user_is_handed_off_and_sees_the_advisers_reply_live(new_page, desk_server):
+    from playwright.sync_api import expect
+
+    from tests.browser.test_page import ask, last_answer
+
+    question = "What are the opening hours of the customs office in Parakou today?"
+    user = new_page()
+    user.goto(desk_server.url)
+    ask(user, question)
+    answer = last_answer(user)
+    adviser = answer.get_by_role("button", name="Ask an adviser")
+    expect(adviser).to_have_class("ea-adviser ea-prominent")  # under a refusal
+    adviser.click()
+    user.get_by_label("Your e-mail (optional): the reply goes there too").fill("me@example.org")
+    user.get_by_role("button", name="Send to an adviser").click()
+    told = user.locator(".ea-handoff .ea-told")
+    expect(told).to_contain_text("passed to an adviser of the Export Desk")
+    expect(answer.get_by_role("button", name="Sent to an adviser")).to_have_attribute(
+        "aria-disabled", "true"
+    )
+
+    staff = new_page(base_url=desk_server.url)
+    staff.goto("/helpdesk")
+    staff.locator("#api-key").fill(STAFF_KEY)
+    staff.locator("#api-key").press("Enter")
+    staff.get_by_role("tab", name="Advisers").click()
+    item = staff.locator("#inbox li", has_text=question)
+    expect(item).to_contain_text("not answered")
+    item.get_by_role("button", name="Open").click()
+    expect(staff.locator("#handoff-conversation")).to_contain_text(question)
+    staff.get_by_label("Find more passages").fill("invoice factoring")
+    staff.locator("#cite-search").click()
+    staff.locator("#cite-list li").first.get_by_role("checkbox").check()
+    expect(staff.locator("#cite-list li").first).to_contain_text("[1]")
+    staff.locator("#reply-text").fill("The Parakou office opens at 8:00; on factoring see [1].")
+    staff.get_by_role("button", name="Send the reply").click()
+    expect(staff.locator("#handoff-replies li").first).to_contain_text(
+        "waiting for the user's page"
+    )
+
+    # The user's page, still open, gets it through the event stream.
+    reply = user.locator(".ea-reply")
+    expect(reply).to_contain_text("The Parakou office opens at 8:00", timeout=30_000)
+    expect(reply.locator(".ea-cite")).to_have_text("[1]")
+    expect(reply.locator(".ea-sources li")).to_have_count(1)
+    # Coming back later, the reply is in the same conversation.
+    user.reload()
+    expect(user.locator(".ea-reply")).to_contain_text("The Parakou office opens at 8:00")
+    staff.locator("#inbox-status").select_option("answered")
+    staff.locator("#inbox-form").get_by_role("button", name="Show").click()
+    expect(staff.locator("#inbox li", has_text=question)).to_contain_text("Answered")
