@@ -944,7 +944,8 @@
         );
       const buttons = [thumb("up", "helpful"), thumb("down", "unhelpful")];
       const adviser = this.adviserControls(answer, view, status);
-      actions.replaceChildren(copy, ...buttons, ...adviser, status, commentForm);
+      // After the rating's comment form, so that Tab from a thumb reaches the comment first.
+      actions.replaceChildren(copy, ...buttons, status, commentForm, ...adviser);
       return buttons;
     }
 

@@ -75,7 +75,7 @@ def channels_server(channel_settings, embeddings) -> Iterator[LiveServer]:  # no
 
 def _credentials(case, twilio_url: str) -> dict[str, str]:
     """The key or signature that lets ``case`` past the door to its handler."""
-    if any(p.name == "X-API-Key" for p in case.operation.headers):
+    if case.operation.path.startswith("/api/helpdesk/"):  # the HelpdeskKey security scheme
         return {"X-API-Key": HELPDESK_KEY}
     if (case.method, case.path) == ("POST", "/whatsapp/webhook"):
         return {"X-Hub-Signature-256": sign(b"")}
@@ -89,11 +89,10 @@ def _credentials(case, twilio_url: str) -> dict[str, str]:
 @schema.exclude(path_regex=GUIDES).parametrize()
 @FUZZ
 def test_no_server_errors_and_documented_responses(case, channels_server):
-    response = case.call(
-        base_url=channels_server.url,
-        headers=_credentials(case, channels_server.settings.twilio_webhook_url),
-        timeout=30,
-    )
+    # In the case: schemathesis fills the HelpdeskKey scheme's header itself otherwise.
+    credentials = _credentials(case, channels_server.settings.twilio_webhook_url)
+    case.headers = {**(case.headers or {}), **credentials}
+    response = case.call(base_url=channels_server.url, timeout=30)
     assert response.status_code < 500, response.text
     if case.operation.path.startswith("/api/helpdesk"):
         assert response.status_code not in {401, 403}, "the helpdesk refused a valid key"

@@ -408,3 +408,27 @@ def test_the_report_shows_handoffs_with_their_wait(client):
     assert handoffs["median_first_reply_seconds"] is not None
     reasons = {r for topic in report["topics"] for q in topic["questions"] for r in q["reasons"]}
     assert "handed off" in reasons
+
+
+def test_hand_offs_are_counted_per_client_and_a_repeat_costs_nothing(client):
+    from assistant.ratelimit import Budgets
+
+    advisers = client.app.state.advisers
+    original = advisers.budgets
+    advisers.budgets = Budgets({"handoffs": "2/hour"})
+    try:
+        conversation = None
+        for _ in range(3):
+            body = {"message": refused_question()}
+            if conversation:
+                body["conversation_id"] = conversation
+            conversation = client.post("/api/chat", json=body).json()["conversation_id"]
+        first = {"conversation_id": conversation, "turn": 1}
+        assert client.post("/api/handoffs", json=first).status_code == 201
+        assert client.post("/api/handoffs", json=first).status_code == 200  # the same: free
+        assert client.post("/api/handoffs", json={**first, "turn": 2}).status_code == 201
+        limited = client.post("/api/handoffs", json={**first, "turn": 3})
+    finally:
+        advisers.budgets = original
+    assert limited.status_code == 429 and limited.headers["Retry-After"]
+    assert limited.json()["error"]["code"] == "rate_limited"

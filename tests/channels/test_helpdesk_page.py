@@ -187,7 +187,7 @@ def fill_every_tab(page: Page) -> dict[str, str]:
     page.get_by_role("tab", name="Advisers").click()
     page.locator("#inbox-status").select_option("")
     page.locator("#inbox-form").get_by_role("button", name="Show").click()
-    page.locator("#inbox li").first.get_by_role("button", name="Open").click()
+    page.locator("#inbox li", has_text=FACTORING).first.get_by_role("button", name="Open").click()
     expect(page.locator("#handoff-conversation li").first).to_be_visible()
     page.get_by_role("button", name="Suggest a reply").click()
     expect(page.locator("#cite-list li").first).to_be_visible()
