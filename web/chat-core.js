@@ -686,6 +686,10 @@
               this.conversationId = answer.conversation_id;
               view.finish(answer);
               this.turns.set(answer.turn, view);
+              if (answer.handoff) {
+                view.showHandoff(answer.handoff);
+                this.watch();
+              }
               following.update();
               this.announcer.textContent = translate(this.lang(), "answered", {
                 text: userText(answer.answer),

@@ -159,6 +159,10 @@
       "hd.reviewDue": "review due: not served",
       "hd.retired": "retired",
       "hd.approvedBy": "last changed by {who}",
+      "hd.reportHandoffs": "{n} questions handed to advisers, {unanswered} without a reply",
+      "hd.reportWait": "median wait for a first reply {hours} h",
+      "hd.reportApproved": "{n} questions answered by approved answers",
+      "hd.reportLeftOut": "{n} more left out (at most a few per conversation and per client)",
     },
     fr: {
       "hd.pageTitle": "Espace conseillers — Assistant export",
@@ -318,6 +322,10 @@
       "hd.reviewDue": "révision due : non servie",
       "hd.retired": "retirée",
       "hd.approvedBy": "modifiée en dernier par {who}",
+      "hd.reportHandoffs": "{n} questions transmises aux conseillers, {unanswered} sans réponse",
+      "hd.reportWait": "attente médiane d'une première réponse {hours} h",
+      "hd.reportApproved": "{n} questions servies par des réponses approuvées",
+      "hd.reportLeftOut": "{n} autres écartées (quelques-unes au plus par conversation et par client)",
     },
   });
 })();

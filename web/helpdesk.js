@@ -516,6 +516,16 @@
       since: report.since,
       until: report.until,
     });
+    const handoffs = report.handoffs;
+    const wait = handoffs.median_first_reply_seconds;
+    $("report-advisers").textContent = [
+      t("hd.reportHandoffs", { n: handoffs.count, unanswered: handoffs.unanswered }),
+      wait == null ? null : t("hd.reportWait", { hours: (wait / 3600).toFixed(1) }),
+      t("hd.reportApproved", { n: report.approved_answers_served }),
+      report.left_out ? t("hd.reportLeftOut", { n: report.left_out }) : null,
+    ]
+      .filter(Boolean)
+      .join(" · ");
     $("report-topics").replaceChildren(...report.topics.map(topicItem));
   }
 

@@ -235,6 +235,22 @@ def test_outside_the_window_a_configured_template_is_sent(client, graph):
     assert graph.problems == []
 
 
+def test_web_refusals_go_to_the_advisers_at_once_when_set_to_auto(client):
+    advisers = client.app.state.advisers
+    original = advisers.settings
+    advisers.settings = original.model_copy(update={"handoff_on_refusal": "auto"})
+    try:
+        question = refused_question()
+        answer = client.post("/api/chat", json={"message": question}).json()
+        answered = client.post("/api/chat", json={"message": FACTORING}).json()
+    finally:
+        advisers.settings = original
+    assert answer["handoff"]["status"] == "new" and answer["handoff"]["turn"] == 1
+    assert "passed to an adviser" in answer["notices"][-1]
+    assert answered["handoff"] is None  # an answer is not handed off by itself
+    assert handoff_of(client, question, channel="web")["reason"] == "refused"
+
+
 def test_refusals_go_to_the_advisers_at_once_when_set_to_auto(client, graph):
     bridge = client.app.state.phone_bridge
     original = bridge.settings

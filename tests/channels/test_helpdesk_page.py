@@ -182,6 +182,7 @@ def fill_every_tab(page: Page) -> dict[str, str]:
     page.get_by_role("tab", name="Report").click()
     page.locator("#report-form").get_by_role("button", name="Show").click()
     expect(page.locator("#report-summary")).to_contain_text("questions in")
+    expect(page.locator("#report-advisers")).to_contain_text("handed to advisers")
     page.locator("#freshness-form").get_by_role("button", name="Show").click()
     expect(page.locator("#stale li").first).to_be_visible()
     page.get_by_role("tab", name="Advisers").click()

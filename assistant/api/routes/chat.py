@@ -8,9 +8,19 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from assistant.api.deps import AnswererDep, ChatContextDep, ConversationsDep, SettingsDep
+from assistant.advisers import Advisers, HandoffLimited
+from assistant.answer import Answer
+from assistant.api.deps import (
+    AdvisersDep,
+    AnswererDep,
+    ChatContext,
+    ChatContextDep,
+    ConversationsDep,
+    SettingsDep,
+)
 from assistant.api.errors import stream_error
-from assistant.api.schemas import ChatResponse, CitationOut, error_responses
+from assistant.api.schemas import ChatResponse, CitationOut, UserHandoffOut, error_responses
+from assistant.conversations import SavedTurn
 
 __all__ = ["router"]
 
@@ -30,9 +40,31 @@ _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 """
 
 
+def _response(
+    context: ChatContext, saved: SavedTurn, answer: Answer, advisers: Advisers
+) -> ChatResponse:
+    """The answer as returned; a refusal handed off at once when ``handoff_on_refusal``
+    is "auto" (the hand-off's message joins its notices)."""
+    response = ChatResponse.of(saved.conversation_id, saved.n, answer)
+    if answer.mode != "refusal" or advisers.settings.handoff_on_refusal != "auto":
+        return response
+    try:
+        handoff = advisers.hand_off(
+            saved.conversation_id, saved.n, channel="web", client=context.client
+        )
+    except HandoffLimited:
+        return response  # the refusal stands; the user may still ask later
+    response.handoff = UserHandoffOut.of(handoff.record)
+    response.notices.append(advisers.told(handoff, answer.language))
+    return response
+
+
 @router.post("/chat", responses=error_responses(*_ERRORS))
 def chat(
-    context: ChatContextDep, assistant: AnswererDep, conversations: ConversationsDep
+    context: ChatContextDep,
+    assistant: AnswererDep,
+    conversations: ConversationsDep,
+    advisers: AdvisersDep,
 ) -> ChatResponse:
     """Answer a question, in the conversation given or a new one, with citations (an
     answer the desk approved for the same question comes first: ``mode: "approved"``)."""
@@ -40,7 +72,7 @@ def chat(
     saved = conversations.add_turn(
         context.conversation_id, context.message, answer, client=context.client
     )
-    return ChatResponse.of(saved.conversation_id, saved.n, answer)
+    return _response(context, saved, answer, advisers)
 
 
 @router.post(
@@ -54,6 +86,7 @@ def chat_stream(
     assistant: AnswererDep,
     conversations: ConversationsDep,
     settings: SettingsDep,
+    advisers: AdvisersDep,
 ) -> Iterator[ServerSentEvent]:
     """The same answer as ``POST /api/chat``, streamed as it is written."""
     try:
@@ -67,7 +100,7 @@ def chat_stream(
                 saved = conversations.add_turn(
                     context.conversation_id, context.message, event.data, client=context.client
                 )
-                done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
+                done = _response(context, saved, event.data, advisers)
                 yield ServerSentEvent(event="done", data=done)
     except Exception as exc:  # the status line is sent: the error becomes an event
         yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))

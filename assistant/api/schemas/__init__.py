@@ -184,6 +184,11 @@ class ChatResponse(AnswerOut):
     )
 
     conversation_id: str
+    handoff: UserHandoffOut | None = Field(
+        None,
+        description="Set when the question went to the desk's advisers at once "
+        "(a refusal, with ASSISTANT_HANDOFF_ON_REFUSAL=auto).",
+    )
 
     @classmethod
     def of(cls, conversation_id: str, turn: int, answer: Answer) -> ChatResponse:
@@ -257,6 +262,9 @@ class HandoffResponse(BaseModel):
     handoff: UserHandoffOut
     created: bool = Field(description="False when the question was handed off before.")
     message: str = Field(description="What to tell the user, in the question's language.")
+
+
+ChatResponse.model_rebuild()  # its ``handoff`` is defined above it
 
 
 class TurnOut(AnswerOut):
