@@ -137,6 +137,11 @@ class TurnRecord(Base):
     # what the helpdesk's report of unanswered questions sorts by.
     channel: Mapped[str] = mapped_column(String(16), default="web")
     evidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The answer's calibrated confidence (None: not estimated), and who asked: a keyed
+    # digest of the client's address or phone number (``client_key``), never the address,
+    # so that the report can cap what one client puts in it.
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    client: Mapped[str | None] = mapped_column(String(32), nullable=True)
     conversation: Mapped[ConversationRecord] = relationship(back_populates="turns")
     feedback: Mapped[FeedbackRecord | None] = relationship(
         back_populates="turn", cascade="all, delete-orphan"
@@ -224,7 +229,9 @@ class Conversations:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         Base.metadata.create_all(engine)
-        _add_missing_columns(engine, TurnRecord.__table__, ("channel", "evidence"))
+        _add_missing_columns(
+            engine, TurnRecord.__table__, ("channel", "evidence", "confidence", "client")
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Conversations:
@@ -319,10 +326,12 @@ class Conversations:
         answer: Answer,
         *,
         channel: str = "web",
+        client: str | None = None,
         attempts: int = 3,
     ) -> SavedTurn:
         """Store a question and its answer as the next turn (the conversation is created
-        by its first turn); two writers creating the same conversation at once retry."""
+        by its first turn); two writers creating the same conversation at once retry.
+        ``client``: the asker's ``client_key``."""
         for attempt in range(attempts):
             try:
                 with self._writing() as session:
@@ -354,6 +363,8 @@ class Conversations:
                             lexical_only=answer.lexical_only,
                             channel=channel,
                             evidence=answer.evidence,
+                            confidence=answer.confidence,
+                            client=client,
                         )
                     )
                 return SavedTurn(conversation_id, n)

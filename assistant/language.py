@@ -431,6 +431,54 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "alguns minutos.",
         "ar": "عذرًا، تعذّر عليّ الرد الآن. أعد إرسال سؤالك بعد بضع دقائق.",
     },
+    # ------------------------------------------------------------ advisers (hand-offs)
+    "approved_lead_in": {
+        "en": "Answer from the advisers of {desk}, {date}, to the question “{question}”:",
+        "fr": "Réponse des conseillers de {desk}, {date}, à la question « {question} » :",
+        "es": "Respuesta de los asesores de {desk}, {date}, a la pregunta «{question}»:",
+        "pt": "Resposta dos consultores de {desk}, {date}, à pergunta «{question}»:",
+        "ar": "إجابة من مستشاري {desk}، {date}، على السؤال «{question}»:",
+    },
+    "button_adviser": {
+        "en": "Ask an adviser",
+        "fr": "Un conseiller",
+        "es": "Un asesor",
+        "pt": "Um consultor",
+        "ar": "اسأل مستشارًا",
+    },
+    "handoff_confirm": {
+        "en": "Your question has been passed to an adviser of {desk}, who will reply here, "
+        "usually within {hours} hours.",
+        "fr": "Votre question a été transmise à un conseiller de {desk}, qui vous répondra "
+        "ici, en général sous {hours} heures.",
+        "es": "Su pregunta se ha enviado a un asesor de {desk}, que le responderá aquí, "
+        "normalmente en menos de {hours} horas.",
+        "pt": "A sua pergunta foi enviada a um consultor de {desk}, que lhe responderá aqui, "
+        "normalmente em menos de {hours} horas.",
+        "ar": "أُحيل سؤالك إلى مستشار من {desk}، وسيرد عليك هنا عادةً خلال {hours} ساعة.",
+    },
+    "handoff_already": {
+        "en": "This question is already with an adviser of {desk}: the reply will come here.",
+        "fr": "Cette question est déjà entre les mains d'un conseiller de {desk} : la réponse "
+        "arrivera ici.",
+        "es": "Esta pregunta ya está en manos de un asesor de {desk}: la respuesta llegará aquí.",
+        "pt": "Esta pergunta já está com um consultor de {desk}: a resposta chegará aqui.",
+        "ar": "هذا السؤال لدى مستشار من {desk} بالفعل: سيصل الرد هنا.",
+    },
+    "handoff_nothing": {
+        "en": "There is no question to pass to an adviser yet: type your question first.",
+        "fr": "Il n'y a pas encore de question à transmettre : écrivez d'abord votre question.",
+        "es": "Todavía no hay ninguna pregunta que enviar: escriba primero su pregunta.",
+        "pt": "Ainda não há nenhuma pergunta a enviar: escreva primeiro a sua pergunta.",
+        "ar": "لا يوجد سؤال لإحالته بعد: اكتب سؤالك أولًا.",
+    },
+    "adviser_reply": {
+        "en": "Reply from an adviser of {desk} to your question “{question}”:",
+        "fr": "Réponse d'un conseiller de {desk} à votre question « {question} » :",
+        "es": "Respuesta de un asesor de {desk} a su pregunta «{question}»:",
+        "pt": "Resposta de um consultor de {desk} à sua pergunta «{question}»:",
+        "ar": "رد مستشار من {desk} على سؤالك «{question}»:",
+    },
 }
 
 

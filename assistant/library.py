@@ -17,10 +17,25 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
+from assistant.answer import Citation
 from assistant.lexical import LexicalRecords, fold
 from ingest.chunking import parse_chunk_id
 
-__all__ = ["Library", "SourceDocument", "SourceSection", "anchor_for", "passage_url"]
+__all__ = [
+    "Library",
+    "SourceDocument",
+    "SourceSection",
+    "UnknownPassage",
+    "anchor_for",
+    "passage_url",
+]
+
+SNIPPET_CHARS = 400  # of a section quoted when no snippet is given
+
+
+class UnknownPassage(LookupError):
+    """No indexed document has this source, section or quoted text."""
+
 
 _SHIFT_PROBE = 40  # characters of a chunk's start looked for in the previous chunk's end
 
@@ -141,6 +156,35 @@ class Library:
         document.first = max(0, min(centre - limit // 2, len(sections) - limit))
         document.sections = sections[document.first : document.first + limit]
         return document
+
+    def citation(self, n: int, source: str, section: str, snippet: str) -> Citation:
+        """Citation ``n`` of ``section`` of ``source`` quoting ``snippet`` (by default the
+        section's start), all checked against the index; its other fields come from the
+        index, never from the caller. UnknownPassage says what is not there."""
+        rows = self.records.of_source(source)
+        if not rows:
+            raise UnknownPassage(f"no indexed document '{source}'")
+        chunks = [
+            (text, meta)
+            for _, _, text, meta in rows
+            if not section or meta.get("section") == section
+        ]
+        if not chunks:
+            raise UnknownPassage(f"'{source}' has no section '{section}'")
+        text = " ".join(" ".join(_body(t, m).split()) for t, m in chunks)
+        lines = [" ".join(line.split()) for line in snippet.splitlines() if line.strip()]
+        if any(line not in text for line in lines):
+            raise UnknownPassage(f"the quoted text is not in '{source}' ({section or 'any'})")
+        quoted = "\n".join(lines)
+        meta = chunks[0][1]
+        fields = ("title", "url", "publisher", "date", "language", "licence")
+        return Citation(
+            n=n,
+            source=source,
+            section=section,
+            snippet=quoted or text[:SNIPPET_CHARS],
+            **{key: str(meta.get(key, "")) for key in fields},
+        )
 
     @staticmethod
     def _sections(chunks: list[tuple[int, str, dict]]) -> list[SourceSection]:

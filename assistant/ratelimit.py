@@ -65,6 +65,7 @@ class Budgets:
             "key_failures": settings.helpdesk_key_failure_limit,
             "all_key_failures": settings.helpdesk_global_key_failure_limit,
             "whatsapp": settings.whatsapp_rate_limit,
+            "handoffs": settings.handoff_rate_limit,
         }
         return cls(budgets, settings.rate_limit_storage_url)
 

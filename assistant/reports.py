@@ -1,12 +1,19 @@
 """What the desk should write or refresh next: the questions the assistant did not
 answer well, grouped into topics, and the sources that may be out of date.
 
-An unanswered question is a turn, from any channel, that was refused, rated down, or
-answered on evidence below ``report_evidence_below``. Questions are grouped by the cosine
+An unanswered question is a turn, from any channel, that was refused, rated down,
+handed off to the advisers, or answered with a confidence below
+``report_confidence_below`` (on evidence below ``report_evidence_below`` when it has no
+confidence). One client cannot fill the report: it keeps the newest
+``report_max_per_conversation`` questions of a conversation and ``report_max_per_client``
+of a client (an address, a phone number; see ``assistant.clients``), and at most
+``MAX_QUESTIONS`` in all. Questions are grouped by the cosine
 similarity of their sentence vectors (the multilingual sentence model, so that "EORI
 number?" and "numéro EORI ?" meet), average-linkage: two groups join while their
 questions are, on average, at least ``report_similarity`` alike. Topics come newest first.
-Without a sentence model only identical questions are grouped.
+Without a sentence model only identical questions are grouped. The vectors of the
+questions are kept (``EncodingCache``), so a report encodes only the questions it has
+not seen before.
 """
 
 from __future__ import annotations
@@ -16,20 +23,25 @@ import csv
 import datetime as dt
 import io
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from assistant.conversations import FeedbackRecord, TurnRecord
+from assistant.handoffs import HandoffRecord
 from ingest.documents import UPLOADS_ROOT
 
 __all__ = [
+    "EncodingCache",
+    "Findings",
+    "ReportRules",
     "StaleSource",
     "Topic",
     "Unanswered",
@@ -55,9 +67,12 @@ class Unanswered:
     answer: str
     language: str
     channel: str
-    reasons: list[str]  # refused | rated down | low evidence
+    reasons: list[str]  # refused | rated down | handed off | low confidence | low evidence
     evidence: float | None
     comment: str | None
+    confidence: float | None = None
+    handoff_status: str | None = None  # new | assigned | answered | closed
+    first_reply_seconds: float | None = None  # from the hand-off to the adviser's reply
 
 
 @dataclass
@@ -73,44 +88,132 @@ class Topic:
     questions: list[Unanswered] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ReportRules:
+    """What counts as unanswered, and how much one client may put in the report."""
+
+    evidence_below: float
+    confidence_below: float = 0.5
+    per_conversation: int = 3
+    per_client: int = 20
+
+
+@dataclass
+class Findings:
+    items: list[Unanswered]  # newest first
+    matched: int  # questions that counted as unanswered, before the caps
+
+
 def unanswered(
-    engine: Engine, since: dt.datetime, until: dt.datetime, evidence_below: float
-) -> list[Unanswered]:
-    """The turns of ``[since, until)`` refused, rated down or weakly supported, newest first."""
+    engine: Engine, since: dt.datetime, until: dt.datetime, rules: ReportRules
+) -> Findings:
+    """The turns of ``[since, until)`` refused, rated down, handed off or weakly
+    supported, newest first, within the caps of ``rules``."""
+    confident = TurnRecord.confidence.is_not(None)
     weak = and_(
         TurnRecord.refused.is_(False),
-        TurnRecord.evidence.is_not(None),
-        TurnRecord.evidence < evidence_below,
+        or_(
+            and_(confident, TurnRecord.confidence < rules.confidence_below),
+            and_(
+                ~confident,
+                TurnRecord.evidence.is_not(None),
+                TurnRecord.evidence < rules.evidence_below,
+            ),
+        ),
+    )
+    handoff = and_(
+        HandoffRecord.conversation_id == TurnRecord.conversation_id,
+        HandoffRecord.turn == TurnRecord.n,
+    )
+    newest = (TurnRecord.created_at.desc(), TurnRecord.id.desc())
+    found = (
+        select(
+            TurnRecord.id.label("turn_id"),
+            TurnRecord.created_at.label("at"),
+            func.coalesce(TurnRecord.client, TurnRecord.conversation_id).label("who"),
+            func.row_number()
+            .over(partition_by=TurnRecord.conversation_id, order_by=newest)
+            .label("nth_of_conversation"),
+            func.count().over().label("matched"),
+        )
+        .outerjoin(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
+        .outerjoin(HandoffRecord, handoff)
+        .where(TurnRecord.created_at >= since, TurnRecord.created_at < until)
+        .where(
+            or_(
+                TurnRecord.refused.is_(True),
+                FeedbackRecord.rating == "down",
+                HandoffRecord.id.is_not(None),
+                weak,
+            )
+        )
+        .subquery()
+    )
+    per_conversation = (
+        select(
+            found.c.turn_id,
+            found.c.at,
+            found.c.matched,
+            func.row_number()
+            .over(partition_by=found.c.who, order_by=(found.c.at.desc(), found.c.turn_id.desc()))
+            .label("nth_of_client"),
+        )
+        .where(found.c.nth_of_conversation <= rules.per_conversation)
+        .subquery()
+    )
+    kept = (
+        select(per_conversation.c.turn_id, per_conversation.c.matched)
+        .where(per_conversation.c.nth_of_client <= rules.per_client)
+        .order_by(per_conversation.c.at.desc(), per_conversation.c.turn_id.desc())
+        .limit(MAX_QUESTIONS)
+        .subquery()
     )
     query = (
-        select(TurnRecord, FeedbackRecord)
+        select(TurnRecord, FeedbackRecord, HandoffRecord, kept.c.matched)
+        .join(kept, kept.c.turn_id == TurnRecord.id)
         .outerjoin(FeedbackRecord, FeedbackRecord.turn_id == TurnRecord.id)
-        .where(TurnRecord.created_at >= since, TurnRecord.created_at < until)
-        .where(or_(TurnRecord.refused.is_(True), FeedbackRecord.rating == "down", weak))
-        .order_by(TurnRecord.created_at.desc(), TurnRecord.id.desc())
-        .limit(MAX_QUESTIONS)
+        .outerjoin(HandoffRecord, handoff)
+        .order_by(*newest)
     )
     with Session(engine) as session:
         rows = session.execute(query).all()
-        return [_unanswered(turn, feedback, evidence_below) for turn, feedback in rows]
+        items = [_unanswered(turn, feedback, handed, rules) for turn, feedback, handed, _ in rows]
+    matched = rows[0].matched if rows else 0
+    return Findings(items, matched)
 
 
 def _unanswered(
-    turn: TurnRecord, feedback: FeedbackRecord | None, evidence_below: float
+    turn: TurnRecord,
+    feedback: FeedbackRecord | None,
+    handoff: HandoffRecord | None,
+    rules: ReportRules,
 ) -> Unanswered:
     down = feedback is not None and feedback.rating == "down"
+    answered = not turn.refused
+    confidence, evidence = turn.confidence, turn.evidence
     reasons = [
         reason
         for reason, applies in (
             ("refused", turn.refused),
             ("rated down", down),
+            ("handed off", handoff is not None),
+            (
+                "low confidence",
+                answered and confidence is not None and confidence < rules.confidence_below,
+            ),
             (
                 "low evidence",
-                not turn.refused and turn.evidence is not None and turn.evidence < evidence_below,
+                answered
+                and confidence is None
+                and evidence is not None
+                and evidence < rules.evidence_below,
             ),
         )
         if applies
     ]
+    waited = None
+    if handoff is not None and handoff.first_reply_at is not None:
+        waited = (handoff.first_reply_at - handoff.created_at).total_seconds()
     return Unanswered(
         conversation_id=turn.conversation_id,
         turn=turn.n,
@@ -120,9 +223,65 @@ def _unanswered(
         language=turn.language,
         channel=turn.channel or "web",
         reasons=reasons,
-        evidence=turn.evidence,
+        evidence=evidence,
         comment=feedback.comment if down and feedback is not None else None,
+        confidence=confidence,
+        handoff_status=handoff.status if handoff is not None else None,
+        first_reply_seconds=waited,
     )
+
+
+def approved_uses(engine: Engine, since: dt.datetime, until: dt.datetime) -> int:
+    """Questions of the period answered with an approved answer."""
+    with Session(engine) as session:
+        return (
+            session.scalar(
+                select(func.count()).where(
+                    TurnRecord.created_at >= since,
+                    TurnRecord.created_at < until,
+                    TurnRecord.mode == "approved",
+                )
+            )
+            or 0
+        )
+
+
+class EncodingCache:
+    """The sentence vectors of questions grouped before (``size`` of them, the most
+    recently used, as float16: 20,000 take 20 MB), so that a report encodes only the
+    questions it has not seen."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encoder(self, model) -> Encode:
+        """``model.encode_passages`` through the cache."""
+
+        def encode(texts: Sequence[str]) -> np.ndarray:
+            keys = [(model.name, text) for text in texts]
+            with self._lock:
+                missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+            if missing:
+                fresh = np.asarray(model.encode_passages([text for _, text in missing]))
+                with self._lock:
+                    for key, vector in zip(missing, fresh, strict=True):
+                        self._vectors[key] = vector.astype(np.float16)
+            with self._lock:
+                rows = []
+                for key in keys:
+                    vector = self._vectors.get(key)
+                    if vector is None:  # pushed out meanwhile by a concurrent report
+                        vector = np.asarray(model.encode_passages([key[1]]))[0]
+                    else:
+                        self._vectors.move_to_end(key)
+                    rows.append(vector)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+            return np.asarray(rows, dtype=np.float32)
+
+        return encode
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -148,7 +307,9 @@ def group(items: Sequence[Unanswered], encode: Encode | None, threshold: float) 
     if len(items) == 1:
         labels = np.ones(1, dtype=int)
     else:
-        tree = linkage(vectors, method="average", metric="cosine")
+        # Cosine distances by one matrix product (BLAS), rather than pair by pair.
+        distances = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
+        tree = linkage(distances[np.triu_indices(len(items), 1)], method="average")
         labels = fcluster(tree, t=1 - threshold, criterion="distance")
     members: dict[int, list[int]] = {}
     for i, label in enumerate(labels):  # newest first, so topics come newest first too
@@ -184,6 +345,9 @@ CSV_COLUMNS = [
     "language",
     "reasons",
     "evidence",
+    "confidence",
+    "handoff",
+    "first_reply_seconds",
     "question",
     "answer",
     "comment",
@@ -198,6 +362,10 @@ def _cell(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA) else text
 
 
+def _number(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
 def report_csv(topics: Iterable[Topic]) -> str:
     """One row per question, with its topic: for a spreadsheet."""
     out = io.StringIO()
@@ -205,9 +373,10 @@ def report_csv(topics: Iterable[Topic]) -> str:
     writer.writerow(CSV_COLUMNS)
     for topic in topics:
         for q in topic.questions:
-            evidence = "" if q.evidence is None else f"{q.evidence:.3f}"
             row = [topic.n, topic.label, q.asked_at.isoformat(), q.channel, q.language]
-            row += ["; ".join(q.reasons), evidence, q.question, q.answer, q.comment]
+            row += ["; ".join(q.reasons), _number(q.evidence), _number(q.confidence)]
+            row += [q.handoff_status, _number(q.first_reply_seconds, 0)]
+            row += [q.question, q.answer, q.comment]
             writer.writerow([_cell(value) for value in [*row, q.conversation_id, q.turn]])
     return out.getvalue()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
@@ -300,6 +300,107 @@ class Settings(BaseSettings):
         description="Mean cosine similarity (sentence_embedder) from which questions of the "
         "report fall into one topic.",
     )
+    report_confidence_below: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="An answer whose confidence is below this counts as low-confidence in the "
+        "helpdesk report (answers without a confidence fall back to report_evidence_below).",
+    )
+    report_max_per_conversation: int = Field(
+        default=3,
+        ge=1,
+        description="Most questions of one conversation the report lists (its newest), so "
+        "that one conversation cannot fill it.",
+    )
+    report_max_per_client: int = Field(
+        default=20,
+        ge=1,
+        description="Most questions from one client (a client address, a WhatsApp number) "
+        "the report lists in a period (the newest).",
+    )
+
+    # ------------------------------------------------------------ advisers (hand-offs)
+    desk_name: str = Field(
+        default="the export help desk",
+        max_length=80,
+        description="The desk's name, as users read it: 'Answer from the advisers of "
+        "{desk_name}, {date}' and 'an adviser of {desk_name} will reply here'.",
+    )
+    handoff_reply_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="The desk's usual reply time, in hours, told to a user whose question "
+        "is passed to an adviser.",
+    )
+    handoff_on_refusal: Literal["offer", "auto"] = Field(
+        default="offer",
+        description="'offer': a refused question gets an 'Ask an adviser' button; 'auto': "
+        "every refused question goes to the desk's inbox at once and the user is told so.",
+    )
+    handoff_rate_limit: str = Field(
+        default="5/hour;20/day",
+        description="Hand-offs per client address (and per WhatsApp number). Empty: no limit.",
+    )
+    approved_similarity: float = Field(
+        default=0.785,
+        ge=0,
+        le=1,
+        description="Cosine similarity (sentence_embedder) from which a question is answered "
+        "by an approved answer (its question or a paraphrase), if no country, number, "
+        "Incoterm, trade direction, tax or kind of customer differs (measured: README).",
+    )
+    notify_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="A URL that gets a JSON POST for every hand-off (Slack, Teams, Chatwoot "
+        "or your own): {'text', 'event', 'handoff'}. Treated as a secret (it often holds one).",
+    )
+    notify_smtp_url: SecretStr | None = Field(
+        default=None,
+        description="SMTP server for e-mails to staff (hand-offs) and to users who left an "
+        "address (the adviser's reply): smtp://user:password@host:587 (STARTTLS), "
+        "smtps://…:465 (TLS), smtp://host:25?plain (no TLS, a local relay).",
+    )
+    notify_email_from: str | None = Field(
+        default=None, description="Sender address of those e-mails."
+    )
+    notify_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Staff addresses told of each hand-off, comma-separated.",
+    )
+    notify_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries per notification (webhook or e-mail)."
+    )
+    notify_retry_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Pause before the second try of a notification; it doubles each time.",
+    )
+    whatsapp_reply_template: str | None = Field(
+        default=None,
+        description="Name of an approved WhatsApp template (no variables, in each answered "
+        "language) sent when an adviser replies outside the 24-hour window; the reply itself "
+        "follows when the user writes again. Empty: such replies wait, marked undelivered.",
+    )
+    twilio_account_sid: str | None = Field(
+        default=None,
+        description="Twilio Account SID, to send advisers' replies to Twilio WhatsApp users.",
+    )
+    twilio_from: str | None = Field(
+        default=None,
+        description="The Twilio WhatsApp sender replies go from, e.g. whatsapp:+14155238886.",
+    )
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com",
+        description="Base URL of Twilio's REST API (tests point it at a local stand-in).",
+    )
+    twilio_status_url: str | None = Field(
+        default=None,
+        description="The URL Twilio reports delivery statuses to, exactly as Twilio calls it "
+        "(it signs it). Empty: {public_url}/twilio/status.",
+    )
+
     freshness_max_age_days: int = Field(
         default=730, ge=1, description="Sources dated longer ago than this are listed as stale."
     )
@@ -361,7 +462,9 @@ class Settings(BaseSettings):
         """An empty ASSISTANT_VECTOR_CACHE means no cache, not the current folder."""
         return None if value in ("", None) else value
 
-    @field_validator("helpdesk_api_keys", "whatsapp_allowed_phone_number_ids", mode="before")
+    @field_validator(
+        "helpdesk_api_keys", "whatsapp_allowed_phone_number_ids", "notify_email_to", mode="before"
+    )
     @classmethod
     def _split_keys(cls, value: str | list | None) -> list:
         if isinstance(value, str):
@@ -377,6 +480,13 @@ class Settings(BaseSettings):
         "whatsapp_phone_number_id",
         "twilio_auth_token",
         "twilio_webhook_url",
+        "notify_webhook_url",
+        "notify_smtp_url",
+        "notify_email_from",
+        "whatsapp_reply_template",
+        "twilio_account_sid",
+        "twilio_from",
+        "twilio_status_url",
         mode="before",
     )
     @classmethod
@@ -401,6 +511,7 @@ class Settings(BaseSettings):
         "reads_rate_limit",
         "helpdesk_key_failure_limit",
         "helpdesk_global_key_failure_limit",
+        "handoff_rate_limit",
     )
     @classmethod
     def _check_budget(cls, value: str) -> str:
@@ -429,6 +540,13 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def twilio_status_callback(self) -> str | None:
+        """Where Twilio reports the delivery of the messages we send through it."""
+        if self.twilio_status_url:
+            return self.twilio_status_url
+        return f"{self.public_url.rstrip('/')}/twilio/status" if self.public_url else None
 
     @property
     def lexical_path(self) -> Path:

@@ -100,6 +100,7 @@ def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
         reads_rate_limit="",
         helpdesk_key_failure_limit="",
         helpdesk_global_key_failure_limit="",
+        handoff_rate_limit="",
         _env_file=None,
     )
     values.update(overrides)

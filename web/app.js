@@ -119,7 +119,8 @@
   setLanguage(lang);
   renderRecent();
   refreshStatus();
-  const current = store.get(KEYS.current, null);
+  // An adviser's reply e-mailed to the user links back with ?conversation=<id>.
+  const current = params.get("conversation") || store.get(KEYS.current, null);
   if (current) open(current);
   if (window.matchMedia("(min-width: 900px)").matches)
     document.getElementById("history").open = true;

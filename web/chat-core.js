@@ -58,6 +58,12 @@
       openChat: "Open the export assistant",
       closeChat: "Close the export assistant",
       disclaimer: "Answers quote their sources; check them before you act.",
+      askAdviser: "Ask an adviser",
+      adviserEmail: "Your e-mail (optional): the reply goes there too",
+      sendToAdviser: "Send to an adviser",
+      adviserSent: "Sent to an adviser",
+      adviserReply: "Reply from an adviser, {date}",
+      adviserArrived: "An adviser has replied.",
     },
     fr: {
       title: "Assistant export",
@@ -105,6 +111,12 @@
       openChat: "Ouvrir l'assistant export",
       closeChat: "Fermer l'assistant export",
       disclaimer: "Les réponses citent leurs sources : vérifiez-les avant d'agir.",
+      askAdviser: "Demander à un conseiller",
+      adviserEmail: "Votre e-mail (facultatif) : la réponse y sera aussi envoyée",
+      sendToAdviser: "Envoyer à un conseiller",
+      adviserSent: "Transmise à un conseiller",
+      adviserReply: "Réponse d'un conseiller, {date}",
+      adviserArrived: "Un conseiller a répondu.",
     },
   };
 
@@ -288,6 +300,11 @@
       return conversation;
     }
 
+    /** Pass a question (a turn) to the desk's advisers; the same hand-off when asked again. */
+    handOff(body) {
+      return this.json("/api/handoffs", body);
+    }
+
     feedback(body) {
       return this.json("/api/feedback", body);
     }
@@ -443,6 +460,30 @@
     return out;
   }
 
+  /** The numbered list items of ``citations``, each opening its card. */
+  function sourceItems(citations, cite) {
+    return (citations || []).map((c) =>
+      el(
+        "li",
+        { value: String(c.n) },
+        el(
+          "a",
+          {
+            href: c.source_url,
+            class: "ea-source",
+            "aria-haspopup": "dialog",
+            onclick: (event) => {
+              if (event.ctrlKey || event.metaKey || event.shiftKey) return;
+              event.preventDefault();
+              cite(c, event.currentTarget);
+            },
+          },
+          c.section && c.section !== c.title ? `${c.title} — ${c.section}` : c.title,
+        ),
+      ),
+    );
+  }
+
   function plainAnswer(answer, base) {
     const lines = [answer.answer];
     if (answer.citations && answer.citations.length) {
@@ -480,6 +521,9 @@
       this.conversationId = null;
       this.controller = null;
       this.returnFocus = null;
+      this.turns = new Map(); // turn number -> its view, for the advisers' replies
+      this.events = null; // the EventSource of the advisers' replies, while one is awaited
+      this.lastReply = 0;
       this.showExamples = Boolean(options.examples);
       const inputId = nextId("ea-question");
       const cardTitle = nextId("ea-card-title");
@@ -572,6 +616,9 @@
 
     reset() {
       if (this.controller) this.controller.abort();
+      this.unwatch();
+      this.turns.clear();
+      this.lastReply = 0;
       this.conversationId = null;
       this.log.replaceChildren();
       this.announcer.textContent = "";
@@ -598,7 +645,10 @@
         view = this.turnView(turn.question);
         view.finish({ ...turn, conversation_id: conversation.id });
         view.setRating(turn.feedback);
+        this.turns.set(turn.turn, view);
+        if (turn.handoff) view.showHandoff(turn.handoff);
       }
+      if (conversation.turns.some((turn) => turn.handoff)) this.watch();
       this.examples.hidden = !this.showExamples || conversation.turns.length > 0;
       if (view) this.follow(view.article).stop();
       return true;
@@ -635,6 +685,11 @@
             done: (answer) => {
               this.conversationId = answer.conversation_id;
               view.finish(answer);
+              this.turns.set(answer.turn, view);
+              if (answer.handoff) {
+                view.showHandoff(answer.handoff);
+                this.watch();
+              }
               following.update();
               this.announcer.textContent = translate(this.lang(), "answered", {
                 text: userText(answer.answer),
@@ -751,6 +806,8 @@
       applyStrings(article, lang());
       const cite = (citation, opener) => this.openCard(citation, opener);
       let ratingButtons = [];
+      let handoffBox = null;
+      let replies = null;
 
       const view = {
         article,
@@ -759,6 +816,41 @@
           body.replaceChildren(...renderAnswer(text, citations, cite));
         },
         remove: () => article.remove(),
+        /** The question's hand-off: what the user was told, and the advisers' replies. */
+        showHandoff: (handoff, told) => {
+          if (!handoffBox) {
+            handoffBox = el("section", { class: "ea-handoff" }, el("p", { class: "ea-told" }));
+            replies = el("div", { class: "ea-replies" });
+            handoffBox.append(replies);
+            article.append(handoffBox);
+          }
+          const note = handoffBox.querySelector(".ea-told");
+          note.textContent = told || translate(lang(), "adviserSent");
+          for (const reply of handoff.replies || []) view.addReply(reply);
+          const asked = actions.querySelector(".ea-adviser");
+          if (asked) {
+            asked.setAttribute("aria-disabled", "true");
+            asked.dataset.i18n = "adviserSent";
+            asked.textContent = translate(lang(), "adviserSent");
+          }
+        },
+        addReply: (reply) => {
+          if (!replies || replies.querySelector(`[data-reply="${reply.id}"]`)) return false;
+          const date = new Date(reply.created_at).toLocaleString(lang());
+          replies.append(
+            el(
+              "article",
+              { class: "ea-reply", dataset: { reply: String(reply.id) } },
+              el("h3", {}, translate(lang(), "adviserReply", { date })),
+              el("div", { class: "ea-text" }, renderAnswer(reply.text, reply.citations, cite)),
+              (reply.citations || []).length
+                ? el("ol", { class: "ea-sources" }, sourceItems(reply.citations, cite))
+                : null,
+            ),
+          );
+          this.lastReply = Math.max(this.lastReply, reply.id);
+          return true;
+        },
         fail: (note) => {
           answerBox.setAttribute("aria-busy", "false");
           body.replaceChildren(note);
@@ -775,30 +867,9 @@
           body.replaceChildren(...renderAnswer(answer.answer, answer.citations, cite));
           notices.replaceChildren(...(answer.notices || []).map((n) => el("li", {}, n)));
           notices.hidden = !(answer.notices || []).length;
-          sources.replaceChildren(
-            ...(answer.citations || []).map((c) =>
-              el(
-                "li",
-                { value: String(c.n) },
-                el(
-                  "a",
-                  {
-                    href: c.source_url,
-                    class: "ea-source",
-                    "aria-haspopup": "dialog",
-                    onclick: (event) => {
-                      if (event.ctrlKey || event.metaKey || event.shiftKey) return;
-                      event.preventDefault();
-                      cite(c, event.currentTarget);
-                    },
-                  },
-                  c.section && c.section !== c.title ? `${c.title} — ${c.section}` : c.title,
-                ),
-              ),
-            ),
-          );
+          sources.replaceChildren(...sourceItems(answer.citations, cite));
           sources.hidden = !(answer.citations || []).length;
-          ratingButtons = this.actionsFor(actions, answer, (rating) => view.setRating(rating));
+          ratingButtons = this.actionsFor(actions, answer, (rating) => view.setRating(rating), view);
           actions.hidden = false;
           applyStrings(article, lang());
         },
@@ -806,7 +877,7 @@
       return view;
     }
 
-    actionsFor(actions, answer, setRating) {
+    actionsFor(actions, answer, setRating, view) {
       const status = el("p", { class: "ea-status", role: "status" });
       const copy = el(
         "button",
@@ -876,8 +947,76 @@
           icon("up", value === "down"),
         );
       const buttons = [thumb("up", "helpful"), thumb("down", "unhelpful")];
-      actions.replaceChildren(copy, ...buttons, status, commentForm);
+      const adviser = this.adviserControls(answer, view, status);
+      // After the rating's comment form, so that Tab from a thumb reaches the comment first.
+      actions.replaceChildren(copy, ...buttons, status, commentForm, ...adviser);
       return buttons;
+    }
+
+    /** "Ask an adviser" and its form (an optional e-mail address), under any answer but
+     * the assistant's own small talk. */
+    adviserControls(answer, view, status) {
+      if (["smalltalk", "unsupported-language"].includes(answer.mode)) return [];
+      const emailId = nextId("ea-email");
+      const email = el("input", { id: emailId, type: "email", autocomplete: "email" });
+      const form = el(
+        "form",
+        {
+          class: "ea-adviser-form",
+          hidden: true,
+          onsubmit: async (event) => {
+            event.preventDefault();
+            try {
+              const sent = await this.api.handOff({
+                conversation_id: answer.conversation_id,
+                turn: answer.turn,
+                email: email.value.trim() || undefined,
+              });
+              form.hidden = true;
+              view.showHandoff(sent.handoff, sent.message);
+              this.watch();
+            } catch (error) {
+              status.textContent = error.unreachable
+                ? translate(this.lang(), "unreachable")
+                : translate(this.lang(), "failed", { message: error.message });
+            }
+          },
+        },
+        el("label", { for: emailId, dataset: { i18n: "adviserEmail" } }),
+        email,
+        el("button", { type: "submit", dataset: { i18n: "sendToAdviser" } }),
+      );
+      const ask = el("button", {
+        type: "button",
+        class: answer.refused ? "ea-adviser ea-prominent" : "ea-adviser",
+        dataset: { i18n: "askAdviser" },
+        onclick: (event) => {
+          if (event.currentTarget.getAttribute("aria-disabled") === "true") return;
+          form.hidden = !form.hidden;
+          if (!form.hidden) email.focus();
+        },
+      });
+      return [ask, form];
+    }
+
+    /** Advisers' replies to this conversation as they come (Server-Sent Events; the
+     * browser reconnects by itself, resuming after the last reply it got). */
+    watch() {
+      if (this.events || !this.conversationId || !global.EventSource) return;
+      const path = `/api/conversations/${encodeURIComponent(this.conversationId)}/events`;
+      this.events = new EventSource(this.api.url(`${path}?after=${this.lastReply}`));
+      this.events.addEventListener("reply", (event) => {
+        const reply = JSON.parse(event.data);
+        const view = this.turns.get(reply.turn);
+        if (view && view.addReply(reply)) {
+          this.announcer.textContent = translate(this.lang(), "adviserArrived");
+        }
+      });
+    }
+
+    unwatch() {
+      if (this.events) this.events.close();
+      this.events = null;
     }
 
     openCard(citation, opener) {

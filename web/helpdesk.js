@@ -1,6 +1,7 @@
 /* Export Assistant — the helpdesk page: search with highlights, suggested replies, reviews,
  * the errors Meta reported for WhatsApp; the desk's own guides (upload, replace, delete),
- * unanswered questions, stale sources. One tab per group (WAI-ARIA tabs: arrow keys move
+ * unanswered questions, stale sources; the advisers' inbox (questions handed off, replies
+ * with cited passages) and the approved answers. One tab per group (WAI-ARIA tabs: arrow keys move
  * between them; the URL's #name keeps the open one).
  *
  * The page speaks the chat page's languages (strings in helpdesk-strings.js; the choice is
@@ -125,6 +126,8 @@
       loadReviews();
       loadGuides();
       loadAudit();
+      loadInbox();
+      loadApproved();
     } else $("api-key").focus();
   }
 
@@ -513,6 +516,16 @@
       since: report.since,
       until: report.until,
     });
+    const handoffs = report.handoffs;
+    const wait = handoffs.median_first_reply_seconds;
+    $("report-advisers").textContent = [
+      t("hd.reportHandoffs", { n: handoffs.count, unanswered: handoffs.unanswered }),
+      wait == null ? null : t("hd.reportWait", { hours: (wait / 3600).toFixed(1) }),
+      t("hd.reportApproved", { n: report.approved_answers_served }),
+      report.left_out ? t("hd.reportLeftOut", { n: report.left_out }) : null,
+    ]
+      .filter(Boolean)
+      .join(" · ");
     $("report-topics").replaceChildren(...report.topics.map(topicItem));
   }
 
@@ -595,6 +608,349 @@
     if (entries) show("audit", drawAudit, entries);
   }
 
+
+  // ------------------------------------------------------------ advisers: the inbox
+
+  const OPEN = ["new", "assigned"];
+  let current = null; // the hand-off open below the inbox
+  let chosen = []; // the passages ticked to cite, in the order of their numbers
+  let candidates = []; // passages offered to cite: the suggestion's, then search results
+
+  function inboxParams() {
+    const params = new URLSearchParams({ limit: "100" });
+    const wanted = $("inbox-status").value;
+    for (const value of wanted === "open" ? OPEN : wanted ? [wanted] : []) params.append("status", value);
+    for (const [id, name] of [
+      ["inbox-language", "language"],
+      ["inbox-channel", "channel"],
+      ["inbox-older", "older_than_hours"],
+    ]) {
+      if ($(id).value) params.set(name, $(id).value);
+    }
+    return params;
+  }
+
+  function age(seconds) {
+    const hours = Math.floor(seconds / 3600);
+    return hours >= 48 ? t("hd.ageDays", { n: Math.floor(hours / 24) }) : t("hd.ageHours", { n: hours });
+  }
+
+  function handoffMeta(h) {
+    return [
+      named("hd.handoff", h.status),
+      age(h.age_seconds),
+      h.channel,
+      h.language,
+      named("hd.reason", h.reason),
+      h.assigned_to ? t("hd.assignedTo", { who: h.assigned_to }) : null,
+    ]
+      .filter(Boolean)
+      .join(" · ");
+  }
+
+  function handoffItem(h) {
+    const open = el("button", { type: "button", textContent: t("hd.openHandoff") });
+    open.setAttribute("aria-label", t("hd.openWhich", { question: userText(h.question).slice(0, 80) }));
+    open.addEventListener("click", () => openHandoff(h.id));
+    const item = el(
+      "li",
+      { className: "hd-result" },
+      el("p", { className: "hd-meta", textContent: handoffMeta(h) }),
+      el("p", { className: "hd-question", dir: "auto", textContent: userText(h.question) }),
+      el("p", { className: "hd-row-actions" }, open),
+    );
+    item.dataset.id = h.id;
+    return item;
+  }
+
+  function drawInbox(body) {
+    $("inbox").replaceChildren(...body.handoffs.map(handoffItem));
+    $("inbox-empty").hidden = body.handoffs.length > 0;
+    $("inbox-counts").textContent = Object.entries(body.counts)
+      .map(([state, n]) => `${named("hd.handoff", state)} ${n}`)
+      .join(" · ");
+  }
+
+  function loadInbox() {
+    return busy($("inbox-form").querySelector("button"), async () => {
+      show("inbox", drawInbox, await api(`/api/helpdesk/handoffs?${inboxParams()}`));
+    });
+  }
+
+  $("inbox-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadInbox();
+  });
+
+  function replyItem(reply) {
+    const delivery = reply.delivery;
+    return el(
+      "li",
+      { className: "hd-review" },
+      el("p", {
+        className: "hd-meta",
+        textContent: [when(reply.created_at), reply.author, named("hd.delivery", delivery.state)].join(" · "),
+      }),
+      el("p", { className: "hd-answer", dir: "auto", textContent: userText(reply.text) }),
+      delivery.detail ? el("p", { className: "hd-warn", textContent: delivery.detail }) : null,
+    );
+  }
+
+  function turnItem(turn) {
+    return el(
+      "li",
+      { className: "hd-review" },
+      el("p", { className: "hd-question", dir: "auto", textContent: userText(turn.question) }),
+      el("p", { className: "hd-answer", dir: "auto", textContent: userText(turn.answer) }),
+    );
+  }
+
+  function drawHandoff(h) {
+    current = h;
+    $("handoff").hidden = false;
+    $("handoff-meta").textContent = handoffMeta(h);
+    $("handoff-conversation").replaceChildren(...h.conversation.map(turnItem));
+    $("handoff-replies").replaceChildren(...h.staff_replies.map(replyItem));
+    $("handoff-take").hidden = h.status !== "new";
+    $("handoff-close").hidden = h.status === "closed";
+  }
+
+  async function openHandoff(id) {
+    const body = await api(`/api/helpdesk/handoffs/${encodeURIComponent(id)}`).catch((error) =>
+      status(error.message),
+    );
+    if (!body) return;
+    chosen = [];
+    candidates = [];
+    drawCandidates();
+    $("reply-text").value = "";
+    show("handoff", drawHandoff, body);
+    $("handoff-heading").focus();
+  }
+
+  function setStatus(value, button) {
+    busy(button, async () => {
+      const body = await api(`/api/helpdesk/handoffs/${encodeURIComponent(current.id)}/status`, {
+        method: "POST",
+        body: JSON.stringify({ status: value }),
+      });
+      show("handoff", drawHandoff, body);
+      loadInbox();
+    });
+  }
+
+  $("handoff-take").addEventListener("click", () => setStatus("assigned", $("handoff-take")));
+  $("handoff-close").addEventListener("click", () => setStatus("closed", $("handoff-close")));
+
+  // Passages to cite: a tick gives the next number; an untick renumbers the rest.
+  function candidateItem(ref) {
+    const at = chosen.indexOf(ref);
+    const box = el("input", { type: "checkbox", checked: at >= 0 });
+    box.addEventListener("change", () => {
+      if (box.checked) chosen.push(ref);
+      else chosen = chosen.filter((other) => other !== ref);
+      drawCandidates();
+    });
+    const heading = ref.section ? `${ref.title} — ${ref.section}` : ref.title || ref.source;
+    return el(
+      "li",
+      {},
+      el(
+        "label",
+        { className: "hd-cite" },
+        box,
+        el("strong", { textContent: at >= 0 ? `[${at + 1}] ` : "" }),
+        el("span", { dir: "auto", textContent: userText(heading) }),
+      ),
+      el("p", { className: "hd-passage", dir: "auto", textContent: userText(ref.snippet).slice(0, 300) }),
+    );
+  }
+
+  function drawCandidates() {
+    $("cite-list").replaceChildren(...candidates.map(candidateItem));
+  }
+
+  function offer(refs) {
+    const known = new Set(candidates.map((c) => `${c.source}|${c.section}|${c.snippet}`));
+    for (const ref of refs) {
+      const key = `${ref.source}|${ref.section}|${ref.snippet}`;
+      if (!known.has(key)) candidates.push(ref);
+      known.add(key);
+    }
+    drawCandidates();
+  }
+
+  $("reply-suggest").addEventListener("click", () => {
+    busy($("reply-suggest"), async () => {
+      const body = await api("/api/helpdesk/suggest", {
+        method: "POST",
+        body: JSON.stringify({ question: current.question }),
+      });
+      offer(body.citations);
+      chosen = candidates.filter((c) => body.citations.some((s) => s.source === c.source && s.snippet === c.snippet));
+      // The suggestion's text with its own numbers, which are the ticked passages' order.
+      $("reply-text").value = body.refused ? "" : body.reply.split(/\n\n(?=\S+:\n\[1\])/)[0];
+      drawCandidates();
+    });
+  });
+
+  $("cite-search").addEventListener("click", () => {
+    const q = $("cite-q").value.trim();
+    if (!q) return;
+    busy($("cite-search"), async () => {
+      const body = await api(`/api/helpdesk/search?${new URLSearchParams({ q, k: "8" })}`);
+      offer(body.results);
+    });
+  });
+
+  $("approve").addEventListener("change", () => {
+    $("approve-fields").hidden = !$("approve").checked;
+    if ($("approve").checked && !$("approve-review").value) {
+      const year = new Date(Date.now() + 365 * 864e5);
+      $("approve-review").value = year.toISOString().slice(0, 10);
+    }
+  });
+
+  $("reply-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("reply-text").value.trim();
+    if (!text || !current) return;
+    const body = {
+      text,
+      citations: chosen.map((c) => ({ source: c.source, section: c.section, snippet: c.snippet })),
+    };
+    if ($("approve").checked) {
+      body.approve = {
+        paraphrases: $("approve-paraphrases").value.split("\n").map((p) => p.trim()).filter(Boolean),
+        review_on: $("approve-review").value,
+      };
+    }
+    busy(event.submitter || $("reply-form").querySelector('button[type="submit"]'), async () => {
+      const done = await api(`/api/helpdesk/handoffs/${encodeURIComponent(current.id)}/replies`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      $("reply-text").value = "";
+      $("approve").checked = false;
+      $("approve-fields").hidden = true;
+      show("handoff", drawHandoff, done);
+      loadInbox();
+      if (body.approve) loadApproved();
+    });
+  });
+
+  // ------------------------------------------------------------ approved answers
+
+  let editing = null;
+
+  function approvedItem(a) {
+    const edit = el("button", { type: "button", textContent: t("hd.edit") });
+    edit.addEventListener("click", () => editApproved(a));
+    const toggle = el("button", { type: "button", textContent: t(a.retired ? "hd.restore" : "hd.retire") });
+    toggle.addEventListener("click", () => saveApproved(a, { retired: !a.retired }, toggle));
+    return el(
+      "li",
+      { className: "hd-result" },
+      el("h3", { dir: "auto", textContent: userText(a.question) }),
+      el("p", {
+        className: "hd-meta",
+        textContent: [
+          a.languages.join(", "),
+          t("hd.uses", { n: a.uses }),
+          t("hd.reviewBy", { date: a.review_on }),
+          a.review_due ? t("hd.reviewDue") : null,
+          a.retired ? t("hd.retired") : null,
+          t("hd.approvedBy", { who: a.updated_by }),
+        ]
+          .filter(Boolean)
+          .join(" · "),
+      }),
+      el("p", { className: "hd-answer", dir: "auto", textContent: userText(Object.values(a.texts)[0]) }),
+      el("p", { className: "hd-row-actions" }, edit, toggle),
+    );
+  }
+
+  function drawApproved(list) {
+    $("approved").replaceChildren(...list.map(approvedItem));
+    $("approved-empty").hidden = list.length > 0;
+  }
+
+  async function loadApproved() {
+    const retired = $("approved-retired").checked ? "?retired=true" : "";
+    const list = await api(`/api/helpdesk/approved${retired}`).catch((error) => status(error.message));
+    if (list) show("approved", drawApproved, list);
+  }
+
+  $("approved-retired").addEventListener("change", loadApproved);
+
+  function editApproved(a) {
+    editing = a;
+    $("approved-form").hidden = false;
+    $("approved-question").value = a.question;
+    $("approved-paraphrases").value = a.paraphrases.join("\n");
+    $("approved-en").value = a.texts.en || "";
+    $("approved-fr").value = a.texts.fr || "";
+    $("approved-review").value = a.review_on;
+    $("approved-question").focus();
+  }
+
+  function saveApproved(a, changes, button) {
+    const texts = { ...a.texts };
+    const body = {
+      question: a.question,
+      paraphrases: a.paraphrases,
+      texts,
+      citations: a.citations.map((c) => ({ source: c.source, section: c.section, snippet: c.snippet })),
+      review_on: a.review_on,
+      retired: a.retired,
+      ...changes,
+    };
+    busy(button, async () => {
+      await api(`/api/helpdesk/approved/${encodeURIComponent(a.id)}`, {
+        method: "PUT",
+        body: JSON.stringify(body),
+      });
+      $("approved-form").hidden = true;
+      editing = null;
+      loadApproved();
+    });
+  }
+
+  $("approved-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!editing) return;
+    const texts = {};
+    if ($("approved-en").value.trim()) texts.en = $("approved-en").value.trim();
+    if ($("approved-fr").value.trim()) texts.fr = $("approved-fr").value.trim();
+    for (const [language, text] of Object.entries(editing.texts)) {
+      if (!["en", "fr"].includes(language)) texts[language] = text;
+    }
+    saveApproved(
+      editing,
+      {
+        question: $("approved-question").value.trim(),
+        paraphrases: $("approved-paraphrases").value.split("\n").map((p) => p.trim()).filter(Boolean),
+        texts,
+        review_on: $("approved-review").value,
+      },
+      event.submitter || $("approved-form").querySelector('button[type="submit"]'),
+    );
+  });
+
+  $("approved-cancel").addEventListener("click", () => {
+    $("approved-form").hidden = true;
+    editing = null;
+  });
+
+  // A notification's link (#handoff-<id>) opens that hand-off.
+  function openLinkedHandoff() {
+    const linked = /^#handoff-([0-9a-f]{32})$/.exec(location.hash);
+    if (!linked) return;
+    $("tab-inbox").click();
+    openHandoff(linked[1]);
+  }
+
   setLanguage(lang);
   showDesk();
+  openLinkedHandoff();
 })();

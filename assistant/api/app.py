@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from assistant.advisers import Advisers
 from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
 from assistant.api.protocol import HeadAsGet
@@ -25,8 +26,10 @@ from assistant.api.routes import (
     chat,
     conversations,
     feedback,
+    handoffs,
     health,
     helpdesk,
+    helpdesk_advisers,
     helpdesk_documents,
     helpdesk_report,
     openai,
@@ -34,14 +37,20 @@ from assistant.api.routes import (
     whatsapp,
 )
 from assistant.api.schemas import error_responses
+from assistant.approved import ApprovedAnswers, ApprovedFirst
 from assistant.channels.bridge import Bridge, WhatsAppWorker
 from assistant.channels.records import WhatsAppRecords
+from assistant.channels.twilio import TwilioClient
 from assistant.channels.whatsapp import GraphClient, missing_settings
+from assistant.clients import ClientKeys
 from assistant.conversations import Conversations
 from assistant.embeddings import NamedEmbeddings
+from assistant.handoffs import Handoffs
 from assistant.library import Library
+from assistant.notify import Notifier
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
+from assistant.reports import EncodingCache
 from assistant.retention import Retention
 from assistant.settings import PROJECT_ROOT, Settings, masked_url
 from assistant.uploads import UploadIndexer, Uploads
@@ -100,13 +109,41 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.uploads, lambda: indexer.embeddings, on_lexical=warm_keyword_index
         )
         state.upload_indexer.start()
+        engine = state.conversations.engine
+        state.client_keys = ClientKeys.in_dir(settings.data_dir)
+        state.handoffs = Handoffs(engine)
+        state.notifier = Notifier(settings, state.handoffs)
+        state.notifier.start()
+        state.report_vectors = EncodingCache()
+        # The sentence model: the vector-backed assistant keeps the same one.
+        sentences = state.assistant.extractive.sentence_embeddings
+        state.approved = ApprovedAnswers(
+            engine,
+            lambda: sentences,
+            _country_table(settings),
+            settings.approved_similarity,
+        )
+        records = WhatsAppRecords(engine)
+        state.twilio = TwilioClient.from_settings(settings)
+        state.advisers = Advisers(
+            settings,
+            state.handoffs,
+            records,
+            state.notifier,
+            state.budgets,
+            lambda: state.whatsapp.graph if state.whatsapp is not None else None,
+            state.twilio,
+        )
         state.phone_bridge = Bridge(
             settings,
-            WhatsAppRecords(state.conversations.engine),
+            records,
             state.conversations,
-            lambda: state.assistant,
+            lambda: ApprovedFirst(state.approved, state.assistant, settings.desk_name),
             state.budgets,
+            state.advisers,
+            state.client_keys,
         )
+        state.whatsapp = None
         state.whatsapp = _whatsapp_worker(settings, state.phone_bridge)
         log.info("serving; indexing %s in the background", settings.corpus_dir)
         try:
@@ -114,6 +151,9 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         finally:
             if state.whatsapp is not None:
                 state.whatsapp.stop()
+            state.notifier.stop()
+            if state.twilio is not None:
+                state.twilio.close()
             state.upload_indexer.stop()
             indexer.stop()
             state.retention.stop()
@@ -121,6 +161,14 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
             state.conversations.close()
 
     return lifespan
+
+
+def _country_table(settings: Settings) -> Path:
+    """The country names approved answers are compared on: the corpus's table, else the
+    one shipped (a corpus of one's own may have none)."""
+    table = Path("country-codes") / "country-codes.csv"
+    found = settings.corpus_dir / table
+    return found if found.is_file() else PROJECT_ROOT / "corpus" / table
 
 
 def _whatsapp_worker(settings: Settings, bridge: Bridge) -> WhatsAppWorker | None:
@@ -170,16 +218,18 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
     app.add_middleware(HeadAsGet)
     # Budgets are charged by the routes once a request is valid (``deps.charge``).
     limited = {chat, conversations, feedback, sources, openai, helpdesk}
-    limited |= {helpdesk_documents, helpdesk_report}
+    limited |= {helpdesk_documents, helpdesk_report, helpdesk_advisers, handoffs}
     for module in (
         chat,
         conversations,
+        handoffs,
         feedback,
         sources,
         openai,
         health,
         whatsapp,
         helpdesk,
+        helpdesk_advisers,
         helpdesk_documents,
         helpdesk_report,
     ):

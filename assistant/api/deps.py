@@ -8,11 +8,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from assistant.advisers import Advisers
 from assistant.api.errors import RETRY_SECONDS, ApiError
 from assistant.api.protocol import address_key
 from assistant.api.schemas import ChatRequest
+from assistant.approved import ApprovedAnswers, ApprovedFirst
 from assistant.channels.bridge import Bridge, WhatsAppWorker
+from assistant.clients import ClientKeys
 from assistant.conversations import Conversations
+from assistant.handoffs import Handoffs
 from assistant.library import Library
 from assistant.pipeline import Assistant, Turn
 from assistant.ratelimit import Budgets, Refusal
@@ -20,11 +24,15 @@ from assistant.settings import Settings
 from ingest.background import BackgroundIndexer
 
 __all__ = [
+    "AdvisersDep",
+    "AnswererDep",
+    "ApprovedDep",
     "AssistantDep",
     "BridgeDep",
     "ChatContext",
     "ChatContextDep",
     "ConversationsDep",
+    "HandoffsDep",
     "IndexerDep",
     "LibraryDep",
     "SettingsDep",
@@ -32,6 +40,7 @@ __all__ = [
     "charge",
     "check_length",
     "check_message",
+    "client_digest",
     "client_ip",
     "conversation_not_found",
     "rate_limited",
@@ -81,6 +90,12 @@ def client_ip(request: Request) -> str:
     return address_key(request.client.host if request.client else "unknown")
 
 
+def client_digest(request: Request) -> str:
+    """Who asked, as stored with a turn: a keyed digest of the client's address."""
+    keys: ClientKeys = request.app.state.client_keys
+    return keys.digest(client_ip(request))
+
+
 def rate_limited(refusal: Refusal, what: str = "Too many requests") -> ApiError:
     """The 429 of a refusal, with its Retry-After."""
     return ApiError(
@@ -127,6 +142,23 @@ BridgeDep = Annotated[Bridge, Depends(get_bridge)]
 WhatsAppDep = Annotated[WhatsAppWorker, Depends(get_whatsapp)]
 
 
+def get_handoffs(request: Request) -> Handoffs:
+    return request.app.state.handoffs
+
+
+def get_advisers(request: Request) -> Advisers:
+    return request.app.state.advisers
+
+
+def get_approved(request: Request) -> ApprovedAnswers:
+    return request.app.state.approved
+
+
+HandoffsDep = Annotated[Handoffs, Depends(get_handoffs)]
+AdvisersDep = Annotated[Advisers, Depends(get_advisers)]
+ApprovedDep = Annotated[ApprovedAnswers, Depends(get_approved)]
+
+
 def get_assistant(request: Request, library: LibraryDep) -> Assistant:
     """The assistant, once there is anything to search (503 on a fresh data dir's first
     seconds, while the corpus is read)."""
@@ -141,6 +173,16 @@ def get_assistant(request: Request, library: LibraryDep) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+def get_answerer(
+    assistant: AssistantDep, approved: ApprovedDep, settings: SettingsDep
+) -> ApprovedFirst:
+    """What answers a question: the desk's approved answers first, then the assistant."""
+    return ApprovedFirst(approved, assistant, settings.desk_name)
+
+
+AnswererDep = Annotated[ApprovedFirst, Depends(get_answerer)]
 
 
 def check_message(text: str, settings: Settings) -> str:
@@ -171,6 +213,7 @@ class ChatContext:
     conversation_id: str
     history: list[Turn]
     filters: dict[str, str] | None
+    client: str  # ``client_digest``
 
 
 def get_chat_context(
@@ -197,7 +240,7 @@ def get_chat_context(
         history = conversations.history(conversation_id, settings.history_turns)
     charge(request, "questions")
     filters = body.filters.as_dict() if body.filters else None
-    return ChatContext(message, conversation_id, history, filters or None)
+    return ChatContext(message, conversation_id, history, filters or None, client_digest(request))
 
 
 ChatContextDep = Annotated[ChatContext, Depends(get_chat_context)]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant.advisers import Advisers, HandoffLimited
 from assistant.answer import Answer, Citation
 from assistant.channels.phone import (
     Reply,
@@ -38,7 +39,8 @@ from assistant.channels.whatsapp import (
     parse_webhook,
     reply_payload,
 )
-from assistant.conversations import Conversations, UnknownConversation
+from assistant.clients import ClientKeys
+from assistant.conversations import Conversations, UnknownConversation, UnknownTurn
 from assistant.language import detect_language, message
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
@@ -89,37 +91,46 @@ class Bridge:
         conversations: Conversations,
         assistant: Callable[[], Assistant],
         budgets: Budgets,
+        advisers: Advisers,
+        clients: ClientKeys,
     ) -> None:
         self.settings = settings
         self.records = records
         self.conversations = conversations
-        self.assistant = assistant  # a getter: the app swaps in the vector-backed one
+        # A getter of what answers (``ApprovedFirst``): the app swaps in the
+        # vector-backed assistant once the vectors are loaded.
+        self.assistant = assistant
         self.budgets = budgets  # "whatsapp": messages answered per sender
+        self.advisers = advisers
+        self.clients = clients
 
-    def replies(self, inbound: Inbound) -> list[Reply]:
+    def replies(self, inbound: Inbound, channel: str = "whatsapp") -> list[Reply]:
         """A question's answer (a caption is one), a button's action, or a polite word
-        for a photo without words."""
+        for a photo without words. ``channel``: whatsapp (Meta) or twilio."""
         chat = self.records.chat(inbound.sender)
         text = inbound.text.strip()
         if inbound.kind == "button" and (action := button_action(inbound.text)):
-            return self._button(inbound.sender, chat, *action)
+            return self._button(inbound, chat, *action, channel=channel)
         if inbound.kind in SILENT_KINDS:
             return []
         if inbound.kind in ("text", "button") and (command := command_for(text)):
-            return self._button(inbound.sender, chat, command, None)
+            return self._button(inbound, chat, command, None, channel=channel)
         if text and inbound.kind in ("text", "button"):  # a button id that is not ours
-            return self._answer(inbound.sender, chat, text)
+            return self._answer(inbound, chat, text, channel=channel)
         if text and inbound.kind in CAPTIONED_KINDS:
-            return self._answer(inbound.sender, chat, text, unread="attachment_unread")
+            return self._answer(inbound, chat, text, channel=channel, unread="attachment_unread")
         language = detect_language(text) if text else chat.language
         return [Reply(message("non_text", language))]
 
-    def respond(self, inbound: Inbound) -> Outcome:
-        """The replies; when answering raised, an apology and what went wrong."""
+    def respond(self, inbound: Inbound, channel: str = "whatsapp") -> Outcome:
+        """The replies; when answering raised, an apology and what went wrong. Advisers'
+        replies that waited for this user to write again are sent first."""
         if (limited := self._over_budget(inbound)) is not None:
             return limited
         try:
-            return Outcome(self.replies(inbound), "answered")
+            if inbound.kind not in SILENT_KINDS:
+                self.advisers.send_waiting(channel, inbound.sender)
+            return Outcome(self.replies(inbound, channel), "answered")
         except Exception as exc:
             log.exception("answering message %s failed", inbound.id)
             language = self.records.chat(inbound.sender).language
@@ -142,31 +153,69 @@ class Bridge:
         wait = message("rate_limited", language, seconds=str(refusal.retry_after))
         return Outcome([Reply(wait)], "limited")
 
-    def _answer(self, sender: str, chat: Chat, text: str, unread: str = "") -> list[Reply]:
+    def _answer(
+        self, inbound: Inbound, chat: Chat, text: str, *, channel: str, unread: str = ""
+    ) -> list[Reply]:
         """The answer to ``text``; ``unread`` names the notice that says the attachment
-        the text came with was not read."""
+        the text came with was not read. A refusal goes to the advisers at once when
+        ``handoff_on_refusal`` is "auto"."""
         question = " ".join(text.split())[: self.settings.max_message_chars]
         history = self.conversations.history(chat.conversation_id, self.settings.history_turns)
         answer = self.assistant().answer(question, history)
         if unread:
             answer.notices.insert(0, message(unread, answer.language))
         saved = self.conversations.add_turn(
-            chat.conversation_id, question, answer, channel="whatsapp"
+            chat.conversation_id,
+            question,
+            answer,
+            channel="whatsapp",
+            client=self.clients.digest(inbound.sender),
         )
-        self.records.set_language(sender, answer.language)
-        return first_replies(
+        self.records.set_language(inbound.sender, answer.language)
+        replies = first_replies(
             answer,
             saved.n,
             first_chars=self.settings.whatsapp_first_chars,
             public_url=self.settings.public_url,
         )
+        if answer.mode == "refusal" and self.settings.handoff_on_refusal == "auto":
+            replies += self._hand_off(inbound, chat, saved.n, answer.language, channel)
+        return replies
 
-    def _button(self, sender: str, chat: Chat, action: str, turn: int | None) -> list[Reply]:
-        """A tapped button ("more:3", "sources:3", "new": ``phone.button_action``) or its
-        label typed (``turn`` None: the last answer)."""
+    def _hand_off(
+        self, inbound: Inbound, chat: Chat, turn: int | None, language: str, channel: str
+    ) -> list[Reply]:
+        """Pass turn ``turn`` (None: the last) of the sender's conversation to the desk."""
+        if turn is None:
+            turn = self.conversations.turn_count(chat.conversation_id) or None
+        if turn is None:
+            return [Reply(message("handoff_nothing", language))]
+        try:
+            handoff = self.advisers.hand_off(
+                chat.conversation_id,
+                turn,
+                channel=channel,
+                client=self.clients.digest(inbound.sender),
+                recipient=inbound.sender,
+                business=inbound.business or None,
+            )
+        except UnknownTurn:
+            return [Reply(message("handoff_nothing", language))]
+        except HandoffLimited as limited:
+            seconds = str(limited.refusal.retry_after)
+            return [Reply(message("rate_limited", language, seconds=seconds))]
+        return [Reply(self.advisers.told(handoff, handoff.record.language))]
+
+    def _button(
+        self, inbound: Inbound, chat: Chat, action: str, turn: int | None, *, channel: str
+    ) -> list[Reply]:
+        """A tapped button ("more:3", "sources:3", "adviser:3", "new":
+        ``phone.button_action``) or its label typed (``turn`` None: the last answer)."""
         if action == "new":
-            self.records.new_conversation(sender)
+            self.records.new_conversation(inbound.sender)
             return [Reply(message("new_started", chat.language))]
+        if action == "adviser":
+            return self._hand_off(inbound, chat, turn, chat.language, channel)
         answer = self._stored(chat.conversation_id, turn)
         if action == "sources":
             return source_replies(answer, public_url=self.settings.public_url)
@@ -283,7 +332,7 @@ class WhatsAppWorker:
         inbound = self.records.claim(message_id)
         if inbound is None:
             return
-        outcome = self.bridge.respond(inbound)
+        outcome = self.bridge.respond(inbound, "whatsapp")
         error = self._send_all(inbound, outcome.replies) or outcome.error
         self.records.finish(message_id, "failed" if error else outcome.state, error)
 

@@ -159,12 +159,15 @@ def _source_list(answer: Answer, public_url: str | None, limit: int) -> str:
     return text
 
 
-_BUTTON_ID = re.compile(r"(more|sources):([0-9]{1,9})|new", re.ASCII)
+_BUTTON_ID = re.compile(r"(more|sources|adviser):([0-9]{1,9})|new", re.ASCII)
+# Answers that get no "Ask an adviser" button: the assistant's own words, not an answer.
+NOT_ANSWERS = frozenset({"smalltalk", "unsupported-language"})
+MAX_BUTTONS = 3  # WhatsApp's reply buttons per message
 
 
 def button_action(button_id: str) -> tuple[str, int | None] | None:
-    """("more" | "sources", turn) or ("new", None) for the id of a button this module
-    made; None for any other id (a template's quick reply, a list item), whose title is
+    """("more" | "sources" | "adviser", turn) or ("new", None) for the id of a button this
+    module made; None for any other id (a template's quick reply, a list item), whose title is
     then the user's message. Only ASCII digits count: "more:²" is no id of ours."""
     found = _BUTTON_ID.fullmatch(button_id.strip())
     if found is None:
@@ -172,14 +175,18 @@ def button_action(button_id: str) -> tuple[str, int | None] | None:
     return (found.group(1), int(found.group(2))) if found.group(1) else ("new", None)
 
 
-def _buttons(language: str, turn: int, *, more: bool, sources: bool) -> tuple:
+def _buttons(language: str, turn: int, *, more: bool, sources: bool, adviser: bool) -> tuple:
+    """The reply buttons, at most three: "New question" gives way to the others (it can
+    be typed, see ``command_for``)."""
     buttons = []
     if more:
         buttons.append((f"more:{turn}", message("button_more", language)))
     if sources:
         buttons.append((f"sources:{turn}", message("button_sources", language)))
+    if adviser:
+        buttons.append((f"adviser:{turn}", message("button_adviser", language)))
     buttons.append(("new", message("button_new", language)))
-    return tuple(buttons)
+    return tuple(buttons[:MAX_BUTTONS])
 
 
 def first_replies(
@@ -195,7 +202,8 @@ def first_replies(
     if answer.citations:
         sources = _source_list(answer, public_url, BODY_LIMIT - len(continues) - 2)
     tail = "\n\n".join(part for part in (sources, continues) if part)
-    buttons = _buttons(language, turn, more=more, sources=bool(answer.citations))
+    adviser = answer.mode not in NOT_ANSWERS
+    buttons = _buttons(language, turn, more=more, sources=bool(answer.citations), adviser=adviser)
     whole = "\n\n".join(part for part in (pages[0], tail) if part)
     if len(whole) <= BODY_LIMIT:
         return [Reply(whole, buttons)]
@@ -232,12 +240,14 @@ _COMMANDS = {
         ("button_more", "more"),
         ("button_sources", "sources"),
         ("button_new", "new"),
+        ("button_adviser", "adviser"),
     )
     for language in SUPPORTED
 }
 
 
 def command_for(text: str) -> str | None:
-    """ "more", "sources" or "new" when a typed message is just a button's label (in any
-    language), for users who type rather than tap, and for channels without buttons."""
+    """ "more", "sources", "adviser" or "new" when a typed message is just a button's
+    label (in any language), for users who type rather than tap, and for channels without
+    buttons."""
     return _COMMANDS.get(text.strip().strip(".!¡¿?* ").casefold())

@@ -257,6 +257,16 @@ class WhatsAppRecords:
                 )
             )
 
+    def last_received(self, sender: str, channel: str) -> dt.datetime | None:
+        """When ``sender`` last wrote on ``channel`` (meta | twilio): WhatsApp lets a
+        business write freely for 24 hours after that."""
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(func.max(MessageRecord.received_at)).where(
+                    MessageRecord.sender == sender, MessageRecord.channel == channel
+                )
+            )
+
     # ------------------------------------------------------------ senders
 
     def chat(self, sender: str) -> Chat:

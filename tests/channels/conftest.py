@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from assistant.settings import Settings
 from tests.api.conftest import open_client
 from tests.support.graph_server import GraphStandIn
+from tests.support.twilio_server import TwilioStandIn
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -28,6 +29,9 @@ SECOND_DISPLAY_NUMBER = "15550002222"
 API_VERSION = "v25.0"
 HELPDESK_KEY = "helpdesk-key-1"
 TWILIO_TOKEN = "test-twilio-token"
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+TWILIO_FROM = "whatsapp:+14155238886"
+TWILIO_STATUS_URL = "https://assistant.example.com/twilio/status"
 
 _ids = itertools.count(1)
 SENTENCE_END = re.compile(r"[.!?](?: \[\d+\])?$")
@@ -60,7 +64,15 @@ def graph() -> Iterator[GraphStandIn]:
 
 
 @pytest.fixture(scope="session")
-def channel_settings(sample_index, graph, tmp_path_factory) -> Settings:
+def twilio() -> Iterator[TwilioStandIn]:
+    stand_in = TwilioStandIn(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def channel_settings(sample_index, graph, twilio, tmp_path_factory) -> Settings:
     """The sample index, its own database, WhatsApp and the helpdesk switched on."""
     database = tmp_path_factory.mktemp("channels") / "channels.db"
     return sample_index.model_copy(
@@ -75,6 +87,11 @@ def channel_settings(sample_index, graph, tmp_path_factory) -> Settings:
             "whatsapp_retry_seconds": 0.01,
             "twilio_auth_token": SecretStr(TWILIO_TOKEN),
             "twilio_webhook_url": "https://assistant.example.com/twilio/whatsapp",
+            "twilio_account_sid": TWILIO_SID,
+            "twilio_from": TWILIO_FROM,
+            "twilio_api_url": twilio.url,
+            "twilio_status_url": TWILIO_STATUS_URL,
+            "desk_name": "the Export Desk",
             "helpdesk_api_keys": [SecretStr("another-key"), SecretStr(HELPDESK_KEY)],
         }
     )

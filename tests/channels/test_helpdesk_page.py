@@ -48,6 +48,8 @@ def helpdesk_url(channel_settings, embeddings) -> Iterator[str]:
                 "comment": "Shown in the browser test.",
             }
             assert client.post("/api/feedback", json=feedback).status_code == 201
+            handoff = {"conversation_id": chat["conversation_id"], "turn": chat["turn"]}
+            assert client.post("/api/handoffs", json=handoff).status_code in (200, 201)
         yield url
 
 
@@ -143,6 +145,10 @@ def test_the_helpdesk_speaks_french_and_switches_language(new_page, helpdesk_url
     expect(page.get_by_role("heading", name="Réponses jugées inutiles")).to_be_visible()
     expect(page.locator("#reviews li").first).to_contain_text("échange 1")
     page.keyboard.press("End")
+    expect(page.get_by_role("tab", name="Conseillers")).to_be_focused()
+    expect(page.get_by_role("heading", name="Questions pour les conseillers")).to_be_visible()
+    expect(page).to_have_url(re.compile("#inbox$"))
+    page.keyboard.press("ArrowLeft")
     expect(page.get_by_role("tab", name="Rapport")).to_be_focused()
     expect(page.get_by_role("heading", name="Questions sans réponse")).to_be_visible()
     expect(page).to_have_url(re.compile("#report$"))
@@ -180,8 +186,16 @@ def fill_every_tab(page: Page) -> dict[str, str]:
     page.get_by_role("tab", name="Report").click()
     page.locator("#report-form").get_by_role("button", name="Show").click()
     expect(page.locator("#report-summary")).to_contain_text("questions in")
+    expect(page.locator("#report-advisers")).to_contain_text("handed to advisers")
     page.locator("#freshness-form").get_by_role("button", name="Show").click()
     expect(page.locator("#stale li").first).to_be_visible()
+    page.get_by_role("tab", name="Advisers").click()
+    page.locator("#inbox-status").select_option("")
+    page.locator("#inbox-form").get_by_role("button", name="Show").click()
+    page.locator("#inbox li", has_text=FACTORING).first.get_by_role("button", name="Open").click()
+    expect(page.locator("#handoff-conversation li").first).to_be_visible()
+    page.get_by_role("button", name="Suggest a reply").click()
+    expect(page.locator("#cite-list li").first).to_be_visible()
     tabs = [page.get_by_role("tab").nth(i) for i in range(page.get_by_role("tab").count())]
     return {tab.inner_text(): tab.get_attribute("aria-controls") for tab in tabs}
 
@@ -196,7 +210,7 @@ def test_every_tab_is_accessible_fits_the_screen_and_works_by_keyboard(
     check_accessibility(page, f"the helpdesk key form at {viewport['width']} px")
     open_desk(page)
     panels = fill_every_tab(page)
-    assert list(panels) == ["Search and reply", "Reviews", "Your guides", "Report"]
+    assert list(panels) == ["Search and reply", "Reviews", "Your guides", "Report", "Advisers"]
     for name in panels:
         page.get_by_role("tab", name=name).click()
         expect(page.locator(f"#{panels[name]}")).to_be_visible()

@@ -83,7 +83,11 @@ def test_short_answer_is_one_message_with_sources_and_buttons():
         "Here is what the sources say:\n\nExports to Canada need no EEI. [1]\n\n"
         "*Sources*\n[1] Guide 1 — Part 1 (2025-01)\nhttps://example.org/1"
     )
-    assert reply.buttons == (("sources:4", "Sources"), ("new", "New question"))
+    assert reply.buttons == (
+        ("sources:4", "Sources"),
+        ("adviser:4", "Ask an adviser"),
+        ("new", "New question"),
+    )
 
 
 def test_long_answer_is_short_first_then_more_in_full_messages():
@@ -95,7 +99,8 @@ def test_long_answer_is_short_first_then_more_in_full_messages():
     assert len(first[1].text) <= BODY_LIMIT
     assert first[1].text.startswith("*Sources*\n[1] Guide 1 — Part 1 (2025-01)")
     assert first[1].text.endswith("La réponse continue : touchez Suite.")
-    assert [title for _, title in first[1].buttons] == ["Suite", "Sources", "Nouvelle question"]
+    # At most three buttons: "Nouvelle question" gives way (it can still be typed).
+    assert [title for _, title in first[1].buttons] == ["Suite", "Sources", "Un conseiller"]
     assert first[1].buttons[0][0] == "more:2"
     rest = more_replies(answer, first_chars=1000)
     assert all(len(r.text) <= TEXT_LIMIT and SENTENCE_END.search(r.text) for r in rest)
@@ -152,9 +157,12 @@ def test_typed_button_labels_are_commands(typed, command):
     assert command_for(typed) == command
 
 
+SMALL_TALK = Answer(text="Hi.", mode="smalltalk")  # the assistant's own words: no adviser
+
+
 def test_reply_payloads_follow_metas_format():
     assert reply_payload(
-        "33612345678", first_replies(Answer(text="Hi."), 1, first_chars=1000, public_url=None)[0]
+        "33612345678", first_replies(SMALL_TALK, 1, first_chars=1000, public_url=None)[0]
     ) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -211,6 +219,7 @@ def test_answers_and_quoted_passages_reach_the_phone_without_markdown():
     [
         ("more:3", ("more", 3)),
         ("sources:12", ("sources", 12)),
+        ("adviser:7", ("adviser", 7)),
         ("new", ("new", None)),
         ("more:²", None),
         ("more:٣", None),
@@ -332,5 +341,5 @@ def test_twilio_messages_and_twiml():
     reply = first_replies(Answer(text="A < B & C."), 1, first_chars=1000, public_url=None)[0]
     assert twiml([reply]) == (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
-        "<Message>A &lt; B &amp; C.\n\n*New question*</Message></Response>"
+        "<Message>A &lt; B &amp; C.\n\n*Ask an adviser* · *New question*</Message></Response>"
     )

@@ -43,7 +43,7 @@ def test_twilio_question_is_answered_in_twiml(client):
     assert response.headers["content-type"].startswith("application/xml")
     assert response.text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
     assert "90%" in response.text and "https://example.org/guides" in response.text
-    assert "*Sources* · *New question*</Message>" in response.text
+    assert "*Sources* · *Ask an adviser* · *New question*</Message>" in response.text
 
 
 def test_twilio_repeated_message_is_answered_once(client):

@@ -118,7 +118,7 @@ def test_question_gets_a_short_cited_answer_with_buttons(client, graph):
     )
     last = sent[-1]
     assert last.body["type"] == "interactive" and len(last.text) <= BODY_LIMIT
-    assert set(last.buttons) == {"sources:1", "new"}
+    assert set(last.buttons) == {"sources:1", "adviser:1", "new"}
     assert last.buttons["new"] == "New question"
     assert len(whole) <= 1500  # short: the essential answer and its sources
 
@@ -213,7 +213,7 @@ def test_long_answer_comes_short_first_then_whole_behind_more(client, graph, sta
     *_, offer = sent = graph.sent_to(wa_id)
     assert offer.body["type"] == "interactive" and len(offer.text) <= BODY_LIMIT
     assert offer.text.endswith("The answer continues: tap More.")
-    assert list(offer.buttons) == ["more:1", "sources:1", "new"]
+    assert list(offer.buttons) == ["more:1", "sources:1", "adviser:1"]
     shown = "\n\n".join(r.text for r in sent)
     assert "\n*Sources*\n[1] Borrow against assets" in shown
     essential = re.split(r"\n\n(?:_|\*Sources\*)", shown)[0]  # before notices and sources

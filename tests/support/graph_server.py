@@ -39,7 +39,10 @@ class Recorded:
 
     @property
     def text(self) -> str:
-        """What the phone shows: the text, or the body of a message with buttons."""
+        """What the phone shows: the text, or the body of a message with buttons (a
+        template: its name)."""
+        if self.body.get("type") == "template":
+            return f"template:{self.body['template']['name']}"
         if self.body.get("type") == "interactive":
             return self.body["interactive"]["body"]["text"]
         return self.body["text"]["body"]
@@ -98,6 +101,12 @@ def _problems(body: object) -> list[str]:
                 problems.append("button titles: 1 to 20 characters")
             if len(set(ids)) != len(ids) or len(set(titles)) != len(titles):
                 problems.append("button ids and titles must be unique")
+    elif kind == "template":
+        template = body.get("template", {})
+        if not (isinstance(template.get("name"), str) and template["name"]):
+            problems.append("template.name is required")
+        if not isinstance(template.get("language", {}).get("code"), str):
+            problems.append("template.language.code is required")
     else:
         problems.append(f"unsupported type {kind!r}")
     return problems

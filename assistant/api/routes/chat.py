@@ -8,9 +8,19 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep, SettingsDep
+from assistant.advisers import Advisers, HandoffLimited
+from assistant.answer import Answer
+from assistant.api.deps import (
+    AdvisersDep,
+    AnswererDep,
+    ChatContext,
+    ChatContextDep,
+    ConversationsDep,
+    SettingsDep,
+)
 from assistant.api.errors import stream_error
-from assistant.api.schemas import ChatResponse, CitationOut, error_responses
+from assistant.api.schemas import ChatResponse, CitationOut, UserHandoffOut, error_responses
+from assistant.conversations import SavedTurn
 
 __all__ = ["router"]
 
@@ -30,14 +40,39 @@ _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 """
 
 
+def _response(
+    context: ChatContext, saved: SavedTurn, answer: Answer, advisers: Advisers
+) -> ChatResponse:
+    """The answer as returned; a refusal handed off at once when ``handoff_on_refusal``
+    is "auto" (the hand-off's message joins its notices)."""
+    response = ChatResponse.of(saved.conversation_id, saved.n, answer)
+    if answer.mode != "refusal" or advisers.settings.handoff_on_refusal != "auto":
+        return response
+    try:
+        handoff = advisers.hand_off(
+            saved.conversation_id, saved.n, channel="web", client=context.client
+        )
+    except HandoffLimited:
+        return response  # the refusal stands; the user may still ask later
+    response.handoff = UserHandoffOut.of(handoff.record)
+    response.notices.append(advisers.told(handoff, answer.language))
+    return response
+
+
 @router.post("/chat", responses=error_responses(*_ERRORS))
 def chat(
-    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+    context: ChatContextDep,
+    assistant: AnswererDep,
+    conversations: ConversationsDep,
+    advisers: AdvisersDep,
 ) -> ChatResponse:
-    """Answer a question, in the conversation given or a new one, with citations."""
+    """Answer a question, in the conversation given or a new one, with citations (an
+    answer the desk approved for the same question comes first: ``mode: "approved"``)."""
     answer = assistant.answer(context.message, context.history, context.filters)
-    saved = conversations.add_turn(context.conversation_id, context.message, answer)
-    return ChatResponse.of(saved.conversation_id, saved.n, answer)
+    saved = conversations.add_turn(
+        context.conversation_id, context.message, answer, client=context.client
+    )
+    return _response(context, saved, answer, advisers)
 
 
 @router.post(
@@ -48,9 +83,10 @@ def chat(
 )
 def chat_stream(
     context: ChatContextDep,
-    assistant: AssistantDep,
+    assistant: AnswererDep,
     conversations: ConversationsDep,
     settings: SettingsDep,
+    advisers: AdvisersDep,
 ) -> Iterator[ServerSentEvent]:
     """The same answer as ``POST /api/chat``, streamed as it is written."""
     try:
@@ -61,8 +97,10 @@ def chat_stream(
                 citations = [CitationOut.of(c).model_dump() for c in event.data]
                 yield ServerSentEvent(event="citations", data=citations)
             elif event.kind == "done":
-                saved = conversations.add_turn(context.conversation_id, context.message, event.data)
-                done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
+                saved = conversations.add_turn(
+                    context.conversation_id, context.message, event.data, client=context.client
+                )
+                done = _response(context, saved, event.data, advisers)
                 yield ServerSentEvent(event="done", data=done)
     except Exception as exc:  # the status line is sent: the error becomes an event
         yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))

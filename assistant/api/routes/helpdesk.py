@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from assistant.answer import citation_for
 from assistant.api.deps import (
+    AnswererDep,
     AssistantDep,
     BridgeDep,
     ConversationsDep,
@@ -140,9 +141,9 @@ def search(
 @router.post(
     "/api/helpdesk/suggest", dependencies=_AUTH, responses={**_ERRORS, **error_responses(422)}
 )
-def suggest(body: SuggestRequest, assistant: AssistantDep, settings: SettingsDep) -> SuggestOut:
+def suggest(body: SuggestRequest, assistant: AnswererDep, settings: SettingsDep) -> SuggestOut:
     """A cited reply to a customer's question, for an agent to check and send (it is not
-    stored as a conversation)."""
+    stored as a conversation); an approved answer to the same question comes first."""
     filters = body.filters.as_dict() if body.filters else None
     answer = assistant.answer(body.question.strip(), (), filters)
     return SuggestOut(
@@ -150,6 +151,8 @@ def suggest(body: SuggestRequest, assistant: AssistantDep, settings: SettingsDep
         refused=answer.refused,
         language=answer.language,
         citations=[CitationOut.of(c) for c in answer.citations],
+        mode=answer.mode,
+        confidence=answer.confidence,
     )
 
 

@@ -11,12 +11,27 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from assistant.api.deps import ConversationsDep, LibraryDep, SettingsDep
+from assistant.api.deps import ConversationsDep, HandoffsDep, LibraryDep, SettingsDep
 from assistant.api.errors import ApiError
 from assistant.api.routes.helpdesk import StaffDep
 from assistant.api.schemas import error_responses
-from assistant.api.schemas.helpdesk import FreshnessOut, ReportOut, StaleOut, TopicOut
-from assistant.reports import Topic, group, report_csv, stale_sources, unanswered
+from assistant.api.schemas.helpdesk import (
+    FreshnessOut,
+    HandoffReportOut,
+    ReportOut,
+    StaleOut,
+    TopicOut,
+)
+from assistant.reports import (
+    Findings,
+    ReportRules,
+    Topic,
+    approved_uses,
+    group,
+    report_csv,
+    stale_sources,
+    unanswered,
+)
 
 __all__ = ["router"]
 
@@ -44,14 +59,25 @@ class Period:
 def _period(since: Since = None, until: Until = None) -> Period:
     """The days asked for; the last 30 days by default."""
     last = until or dt.datetime.now(dt.UTC).date()
-    first = since or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    try:  # the first or last day a calendar holds has no day before or after it
+        first = since or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+        end = dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1)
+    except OverflowError:
+        raise ApiError(
+            422, "The period is out of range.", code="invalid_period", param="until"
+        ) from None
     if first > last:
         raise ApiError(422, "'since' is after 'until'.", code="invalid_period", param="since")
-    start = dt.datetime.combine(first, dt.time(), dt.UTC)
-    return Period(start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1))
+    return Period(dt.datetime.combine(first, dt.time(), dt.UTC), end)
 
 
 PeriodDep = Annotated[Period, Depends(_period)]
+
+
+@dataclass(frozen=True)
+class Grouped:
+    findings: Findings
+    topics: list[Topic]
 
 
 def _topics(
@@ -60,29 +86,52 @@ def _topics(
     settings: SettingsDep,
     conversations: ConversationsDep,
     period: PeriodDep,
-) -> list[Topic]:
+) -> Grouped:
     """The period's unanswered questions grouped into topics (staff only: the key is
     checked before any work)."""
-    items = unanswered(
-        conversations.engine, period.start, period.end, settings.report_evidence_below
+    rules = ReportRules(
+        evidence_below=settings.report_evidence_below,
+        confidence_below=settings.report_confidence_below,
+        per_conversation=settings.report_max_per_conversation,
+        per_client=settings.report_max_per_client,
     )
+    findings = unanswered(conversations.engine, period.start, period.end, rules)
     model = request.app.state.assistant.extractive.sentence_embeddings
-    encode = model.encode_passages if model is not None else None
-    return group(items, encode, settings.report_similarity)
+    encode = request.app.state.report_vectors.encoder(model) if model is not None else None
+    return Grouped(findings, group(findings.items, encode, settings.report_similarity))
 
 
-TopicsDep = Annotated[list[Topic], Depends(_topics)]
+TopicsDep = Annotated[Grouped, Depends(_topics)]
 
 
 @router.get("/report", responses=error_responses(401, 422))
-def report(topics: TopicsDep, period: PeriodDep) -> ReportOut:
-    """Refused, rated-down and weakly supported answers of the period, from every
-    channel, grouped by meaning into topics, newest topic first."""
+def report(
+    grouped: TopicsDep,
+    period: PeriodDep,
+    conversations: ConversationsDep,
+    handoffs: HandoffsDep,
+) -> ReportOut:
+    """Refused, rated-down, handed-off and low-confidence answers of the period, from
+    every channel, grouped by meaning into topics, newest topic first; the hand-offs'
+    status and time to a first reply; the questions approved answers served."""
+    topics = grouped.topics
+    stats = handoffs.stats(period.start, period.end)
+    waits = sorted(stats.waits)
     return ReportOut(
         since=period.start.date(),
         until=period.last_day,
         questions=sum(topic.count for topic in topics),
+        left_out=grouped.findings.matched - len(grouped.findings.items),
         topics=[TopicOut.model_validate(topic, from_attributes=True) for topic in topics],
+        handoffs=HandoffReportOut(
+            count=stats.count,
+            statuses=stats.statuses,
+            channels=stats.channels,
+            unanswered=stats.unanswered,
+            median_first_reply_seconds=waits[len(waits) // 2] if waits else None,
+            longest_first_reply_seconds=waits[-1] if waits else None,
+        ),
+        approved_answers_served=approved_uses(conversations.engine, period.start, period.end),
     )
 
 
@@ -94,11 +143,11 @@ def report(topics: TopicsDep, period: PeriodDep) -> ReportOut:
     },
     response_class=Response,
 )
-def report_as_csv(topics: TopicsDep, period: PeriodDep) -> Response:
+def report_as_csv(grouped: TopicsDep, period: PeriodDep) -> Response:
     """The report, one row per question with its topic."""
     name = f"unanswered-{period.start.date()}-{period.last_day}.csv"
     return Response(
-        report_csv(topics),
+        report_csv(grouped.topics),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

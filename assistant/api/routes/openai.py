@@ -22,7 +22,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from assistant import source_list
 from assistant.answer import Answer
-from assistant.api.deps import AssistantDep, SettingsDep, charge, check_length, check_message
+from assistant.api.deps import AnswererDep, SettingsDep, charge, check_length, check_message
 from assistant.api.errors import ApiError, stream_error
 from assistant.api.schemas import SSE_EVENTS, CitationOut, error_responses
 from assistant.api.schemas.openai import (
@@ -35,7 +35,8 @@ from assistant.api.schemas.openai import (
     Model,
     ModelList,
 )
-from assistant.pipeline import Assistant, Turn
+from assistant.approved import ApprovedFirst
+from assistant.pipeline import Turn
 from assistant.settings import Settings
 
 __all__ = ["MODEL_ID", "router", "sources_block"]
@@ -98,6 +99,7 @@ def _info(answer: Answer) -> AnswerInfo:
         mode=answer.mode,
         notices=answer.notices,
         lexical_only=answer.lexical_only,
+        confidence=answer.confidence,
     )
 
 
@@ -109,7 +111,7 @@ def _info(answer: Answer) -> AnswerInfo:
     },
 )
 def chat_completions(
-    body: CompletionRequest, request: Request, assistant: AssistantDep, settings: SettingsDep
+    body: CompletionRequest, request: Request, assistant: AnswererDep, settings: SettingsDep
 ) -> Completion:
     """A chat completion from the assistant; ``stream: true`` for Server-Sent Events
     (``chat.completion.chunk`` objects, then ``[DONE]``)."""
@@ -160,7 +162,7 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
 
 
 def _stream(
-    assistant: Assistant,
+    assistant: ApprovedFirst,
     question: str,
     history: list[Turn],
     filters: dict[str, str] | None,

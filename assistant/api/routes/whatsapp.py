@@ -21,8 +21,18 @@ from starlette.concurrency import run_in_threadpool
 from assistant.api.deps import BridgeDep, SettingsDep, WhatsAppDep
 from assistant.api.errors import ApiError
 from assistant.channels.bridge import Bridge
-from assistant.channels.twilio import check_twilio_signature, twilio_inbound, twiml
-from assistant.channels.whatsapp import SignatureError, SignatureMissing, check_signature
+from assistant.channels.twilio import (
+    check_twilio_signature,
+    twilio_inbound,
+    twilio_status,
+    twiml,
+)
+from assistant.channels.whatsapp import (
+    SignatureError,
+    SignatureMissing,
+    WebhookError,
+    check_signature,
+)
 
 __all__ = ["router"]
 
@@ -112,6 +122,48 @@ def _answer_once(bridge: Bridge, form: dict[str, str]) -> list:
         return []
     if bridge.records.claim(inbound.id) is None:
         return []
-    outcome = bridge.respond(inbound)
+    outcome = bridge.respond(inbound, "twilio")
     bridge.records.finish(inbound.id, outcome.state, outcome.error)
     return outcome.replies
+
+
+@router.post("/twilio/status", status_code=204, response_class=Response)
+async def twilio_status_callback(
+    request: Request, settings: SettingsDep, bridge: BridgeDep
+) -> Response:
+    """Twilio's report on a message sent through its API (an adviser's reply): stored
+    with WhatsApp's statuses; a failure also among the errors on the helpdesk page."""
+    url = settings.twilio_status_callback
+    if settings.twilio_auth_token is None or url is None:
+        raise ApiError(404, "Twilio status callbacks are not configured here.", code="twilio_off")
+    body = await request.body()
+    params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    try:
+        check_twilio_signature(
+            settings.twilio_auth_token.get_secret_value(),
+            url,
+            params,
+            request.headers.get("X-Twilio-Signature"),
+        )
+    except SignatureError as exc:
+        raise signature_error(exc) from exc
+    status = twilio_status(dict(params))
+    if status is not None:
+        await run_in_threadpool(_record_status, bridge, status)
+    return Response(status_code=204)
+
+
+def _record_status(bridge: Bridge, status) -> None:
+    bridge.records.add_status(status)
+    if status.status in ("failed", "undelivered"):
+        code = status.errors[0]["code"] if status.errors else None
+        bridge.records.add_errors(
+            [
+                WebhookError(
+                    code if isinstance(code, int) else None,
+                    f"Twilio: {status.status}",
+                    "",
+                    message_id=status.message_id,
+                )
+            ]
+        )

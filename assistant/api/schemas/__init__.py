@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer, Citation
 from assistant.conversations import ConversationPage, TurnRecord
+from assistant.handoffs import EMAIL_CHARS, HandoffRecord, ReplyRecord
 from assistant.library import passage_url
 from assistant.settings import TURN_LIMIT
 
 __all__ = [
     "SSE_EVENTS",
+    "AdviserReplyOut",
     "ChatRequest",
     "ChatResponse",
     "CitationOut",
@@ -25,10 +27,13 @@ __all__ = [
     "FeedbackOut",
     "FeedbackRequest",
     "Filters",
+    "HandoffRequest",
+    "HandoffResponse",
     "Health",
     "IndexingOut",
     "Readiness",
     "TurnOut",
+    "UserHandoffOut",
     "error_responses",
 ]
 
@@ -113,10 +118,15 @@ class AnswerOut(BaseModel):
     language: str
     notices: list[str] = Field(description="Warnings: keyword search only, dated sources…")
     mode: str = Field(
-        description="extractive | llm | hs-lookup | refusal | smalltalk (a greeting, thanks, "
-        "help: the assistant's own reply) | unsupported-language"
+        description="extractive | llm | hs-lookup | refusal | approved (the desk's approved "
+        "answer to the same question) | smalltalk (a greeting, thanks, help: the "
+        "assistant's own reply) | unsupported-language"
     )
     lexical_only: bool = Field(description="True while the vector index is being built.")
+    confidence: float | None = Field(
+        description="How likely the answer holds what answers the question (0 to 1, "
+        "calibrated); null when not estimated (small talk, HS lookups, approved answers)."
+    )
 
 
 def _answer_fields(text: str, citations: list, source: Answer | TurnRecord) -> dict:
@@ -128,6 +138,7 @@ def _answer_fields(text: str, citations: list, source: Answer | TurnRecord) -> d
         "notices": list(source.notices),
         "mode": source.mode,
         "lexical_only": source.lexical_only,
+        "confidence": source.confidence,
     }
 
 
@@ -166,12 +177,18 @@ class ChatResponse(AnswerOut):
                     "notices": [],
                     "mode": "extractive",
                     "lexical_only": False,
+                    "confidence": 0.82,
                 }
             ]
         }
     )
 
     conversation_id: str
+    handoff: UserHandoffOut | None = Field(
+        None,
+        description="Set when the question went to the desk's advisers at once "
+        "(a refusal, with ASSISTANT_HANDOFF_ON_REFUSAL=auto).",
+    )
 
     @classmethod
     def of(cls, conversation_id: str, turn: int, answer: Answer) -> ChatResponse:
@@ -179,18 +196,93 @@ class ChatResponse(AnswerOut):
         return cls(conversation_id=conversation_id, turn=turn, **fields)
 
 
+class AdviserReplyOut(BaseModel):
+    """An adviser's reply, as the user sees it."""
+
+    id: int
+    text: str = Field(description="The reply, with ``[n]`` markers naming its citations.")
+    citations: list[CitationOut]
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, reply: ReplyRecord) -> AdviserReplyOut:
+        return cls(
+            id=reply.id,
+            text=reply.text,
+            citations=[CitationOut.of(c) for c in reply.citations],
+            created_at=reply.created_at,
+        )
+
+
+class UserHandoffOut(BaseModel):
+    """A question passed to the desk's advisers, as its user sees it."""
+
+    id: str
+    turn: int
+    status: Literal["new", "assigned", "answered", "closed"]
+    created_at: dt.datetime
+    replies: list[AdviserReplyOut]
+
+    @classmethod
+    def of(cls, record: HandoffRecord) -> UserHandoffOut:
+        return cls(
+            id=record.id,
+            turn=record.turn,
+            status=record.status,
+            created_at=record.created_at,
+            replies=[AdviserReplyOut.of(reply) for reply in record.replies],
+        )
+
+
+class HandoffRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "conversation_id": "0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10",
+                    "turn": 1,
+                    "email": "owner@example.com",
+                }
+            ]
+        },
+    )
+
+    conversation_id: uuid.UUID
+    turn: int = Field(ge=1, le=TURN_LIMIT, description="The question to pass on.")
+    email: str | None = Field(
+        None,
+        max_length=EMAIL_CHARS,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Also send the adviser's reply to this address (optional).",
+    )
+
+
+class HandoffResponse(BaseModel):
+    handoff: UserHandoffOut
+    created: bool = Field(description="False when the question was handed off before.")
+    message: str = Field(description="What to tell the user, in the question's language.")
+
+
+ChatResponse.model_rebuild()  # its ``handoff`` is defined above it
+
+
 class TurnOut(AnswerOut):
     question: str
     created_at: dt.datetime
     feedback: Literal["up", "down"] | None = None
+    handoff: UserHandoffOut | None = Field(
+        None, description="The question passed to the desk's advisers, with their replies."
+    )
 
     @classmethod
-    def of(cls, record: TurnRecord) -> TurnOut:
+    def of(cls, record: TurnRecord, handoff: HandoffRecord | None = None) -> TurnOut:
         return cls(
             turn=record.n,
             question=record.question,
             created_at=record.created_at,
             feedback=record.feedback.rating if record.feedback else None,
+            handoff=UserHandoffOut.of(handoff) if handoff is not None else None,
             **_answer_fields(record.answer, record.citations, record),
         )
 
@@ -206,14 +298,17 @@ class ConversationOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, page: ConversationPage) -> ConversationOut:
+    def of(
+        cls, page: ConversationPage, handoffs: dict[int, HandoffRecord] | None = None
+    ) -> ConversationOut:
         record, turns = page.conversation, page.turns
         last = turns[-1].n if turns else None  # turns are numbered 1..total_turns
+        handoffs = handoffs or {}
         return cls(
             id=record.id,
             title=record.title,
             created_at=record.created_at,
-            turns=[TurnOut.of(t) for t in turns],
+            turns=[TurnOut.of(t, handoffs.get(t.n)) for t in turns],
             total_turns=page.total_turns,
             next_after=last if last is not None and last < page.total_turns else None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,21 +11,35 @@ from assistant.api.schemas import CitationOut, Filters
 from assistant.uploads import UploadRecord
 
 __all__ = [
+    "ApproveFields",
+    "ApprovedIn",
+    "ApprovedMatchOut",
+    "ApprovedOut",
     "AuditOut",
+    "CitationRef",
     "CorpusDocumentOut",
+    "DeliveryOut",
     "DocumentsOut",
     "FreshnessOut",
+    "HandoffOut",
+    "HandoffReportOut",
+    "HandoffSummaryOut",
+    "InboxOut",
     "Limits",
     "PassageOut",
     "QuestionOut",
     "Rejection",
+    "ReplyRequest",
     "ReportOut",
     "ReviewOut",
     "SearchOut",
+    "StaffReplyOut",
     "StaleOut",
+    "StatusRequest",
     "SuggestOut",
     "SuggestRequest",
     "TopicOut",
+    "TurnInboxOut",
     "UploadOut",
     "UploadedOut",
     "WhatsAppErrorOut",
@@ -66,6 +81,10 @@ class SuggestOut(BaseModel):
     refused: bool = Field(description="True when the sources do not answer the question.")
     language: str
     citations: list[CitationOut]
+    mode: str = Field(description="As the chat's: approved when the desk approved one.")
+    confidence: float | None = Field(
+        description="The answer's calibrated confidence (0 to 1); null when not estimated."
+    )
 
 
 class ReviewOut(BaseModel):
@@ -167,9 +186,17 @@ class QuestionOut(BaseModel):
     answer: str = Field(description="The answer given.")
     language: str
     channel: str = Field(description="web | whatsapp")
-    reasons: list[str] = Field(description="refused, rated down, low evidence")
+    reasons: list[str] = Field(
+        description="refused, rated down, handed off, low confidence, low evidence (an "
+        "answer without a confidence)"
+    )
     evidence: float | None
+    confidence: float | None
     comment: str | None = Field(description="The user's comment on a rating down.")
+    handoff_status: str | None = Field(description="new | assigned | answered | closed")
+    first_reply_seconds: float | None = Field(
+        description="From the hand-off to the adviser's first reply."
+    )
 
 
 class TopicOut(BaseModel):
@@ -184,11 +211,26 @@ class TopicOut(BaseModel):
     questions: list[QuestionOut] = Field(description="Newest first, with the answers given.")
 
 
+class HandoffReportOut(BaseModel):
+    count: int = Field(description="Questions passed to the advisers in the period.")
+    statuses: dict[str, int]
+    channels: dict[str, int]
+    unanswered: int = Field(description="Those without a reply yet.")
+    median_first_reply_seconds: float | None
+    longest_first_reply_seconds: float | None
+
+
 class ReportOut(BaseModel):
     since: dt.date
     until: dt.date
     questions: int
+    left_out: int = Field(
+        description="Unanswered questions not listed: past the caps per conversation and "
+        "per client, or the report's limit."
+    )
     topics: list[TopicOut]
+    handoffs: HandoffReportOut
+    approved_answers_served: int = Field(description="Questions answered by approved answers.")
 
 
 class StaleOut(BaseModel):
@@ -205,3 +247,162 @@ class FreshnessOut(BaseModel):
     since: dt.date
     until: dt.date
     sources: list[StaleOut]
+
+
+# ------------------------------------------------------------ advisers: the inbox
+
+
+class CitationRef(BaseModel):
+    """A passage to cite, as a search result or a suggested reply gives it; the rest of
+    the citation (title, publisher, link…) is read from the index."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str = Field(min_length=1, max_length=1000)
+    section: str = Field("", max_length=1000)
+    snippet: str = Field("", max_length=4000, description="Quoted text; it must be in the section.")
+
+
+class DeliveryOut(BaseModel):
+    state: str = Field(
+        description="web: stored (waiting for the user's page) | seen; phone: sent | "
+        "delivered | read (the channel's callbacks) | failed | undelivered (outside "
+        "WhatsApp's 24-hour window: sent when the user writes again) | template"
+    )
+    detail: str | None = Field(description="Why it is not delivered, or how it went.")
+    message_id: str | None
+
+
+class StaffReplyOut(BaseModel):
+    id: int
+    text: str
+    citations: list[CitationOut]
+    author: str
+    created_at: dt.datetime
+    delivery: DeliveryOut
+
+
+class TurnInboxOut(BaseModel):
+    turn: int
+    question: str
+    answer: str
+    mode: str
+    refused: bool
+    confidence: float | None
+    created_at: dt.datetime
+
+
+class HandoffSummaryOut(BaseModel):
+    id: str
+    conversation_id: str
+    turn: int
+    question: str
+    language: str
+    channel: str = Field(description="web | whatsapp | twilio")
+    reason: str = Field(description="refused (the assistant did not answer) | asked")
+    status: str = Field(description="new | assigned | answered | closed")
+    assigned_to: str | None
+    email_given: bool = Field(description="The user left an address for the reply.")
+    created_at: dt.datetime
+    first_reply_at: dt.datetime | None
+    age_seconds: int
+    notified: str = Field(description="Staff notification: pending | sent | failed | off")
+    replies: int
+
+
+class HandoffOut(HandoffSummaryOut):
+    answer: str = Field(description="What the assistant answered.")
+    conversation: list[TurnInboxOut] = Field(description="The whole conversation, in order.")
+    staff_replies: list[StaffReplyOut]
+
+
+class InboxOut(BaseModel):
+    total: int = Field(description="Hand-offs matching the filters.")
+    counts: dict[str, int] = Field(description="Hand-offs per status, all filters aside.")
+    handoffs: list[HandoffSummaryOut] = Field(description="A page of them, oldest first.")
+
+
+class StatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["new", "assigned", "closed"]
+    assigned_to: str | None = Field(
+        None, max_length=64, description="Who takes it (default: the key's name)."
+    )
+
+
+class ApproveFields(BaseModel):
+    """Save the reply as an approved answer too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paraphrases: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
+    review_on: dt.date = Field(description="Past this day it is no longer served.")
+
+
+class ReplyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "Yes: every exporter from the EU needs an EORI number [1].",
+                    "citations": [
+                        {
+                            "source": "fr-service-public-pro/F31118.md",
+                            "section": "Numéro EORI",
+                            "snippet": "",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=8000, description="With [n] for citation n.")
+    citations: list[CitationRef] = Field(default_factory=list, max_length=20)
+    approve: ApproveFields | None = None
+
+
+class ApprovedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=1000)
+    paraphrases: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
+    texts: dict[
+        Annotated[str, Field(pattern=r"^[a-z]{2}$")],
+        Annotated[str, Field(min_length=1, max_length=8000)],
+    ] = Field(min_length=1, max_length=5, description="The answer per language (en, fr…).")
+    citations: list[CitationRef] = Field(default_factory=list, max_length=20)
+    review_on: dt.date
+    retired: bool = False
+
+
+class ApprovedOut(BaseModel):
+    id: str
+    question: str
+    paraphrases: list[str]
+    texts: dict[str, str]
+    languages: list[str]
+    citations: list[CitationOut]
+    review_on: dt.date
+    review_due: bool = Field(description="Past its review date: not served until reviewed.")
+    author: str
+    updated_by: str
+    handoff_id: str | None
+    retired: bool
+    uses: int = Field(description="Questions it has answered.")
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ApprovedMatchOut(BaseModel):
+    approved: ApprovedOut | None
+    similarity: float | None
+    matched: str | None = Field(description="The approved question or paraphrase matched.")
+    served: bool = Field(description="It would be served now (not due for review).")

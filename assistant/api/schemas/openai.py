@@ -73,6 +73,10 @@ class AnswerInfo(BaseModel):
     mode: str
     notices: list[str]
     lexical_only: bool
+    confidence: float | None = Field(
+        description="How likely the answer holds what answers the question (0 to 1); "
+        "null when not estimated."
+    )
 
 
 class CompletionMessage(BaseModel):
