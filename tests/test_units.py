@@ -40,10 +40,8 @@ def test_a_table_row_is_quoted_with_its_header():
     )
     [row] = quotable_units(body, "en")
     assert row.kind == "row"
-    assert (
-        row.text
-        == "Code: GEN28; Details to be declared: Enter the duration of use and the date of re-export."
-    )
+    details = "Enter the duration of use and the date of re-export."
+    assert row.text == f"Code: GEN28; Details to be declared: {details}"
 
 
 def test_a_row_without_a_header_keeps_its_cells():

@@ -94,7 +94,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
                 store=store,
                 dense_ready=lambda: indexer.progress.dense_ready,
                 lexical=state.assistant.lexical,  # one BM25 matrix per worker
-                sentences=state.assistant.extractive.sentence_embeddings,
+                sentences=state.assistant.sentence_embeddings,
             )
             with_vectors.lexical.refresh()
             state.assistant = with_vectors
@@ -116,7 +116,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         state.notifier.start()
         state.report_vectors = EncodingCache()
         # The sentence model: the vector-backed assistant keeps the same one.
-        sentences = state.assistant.extractive.sentence_embeddings
+        sentences = state.assistant.sentence_embeddings
         state.approved = ApprovedAnswers(
             engine,
             lambda: sentences,

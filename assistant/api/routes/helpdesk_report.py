@@ -96,7 +96,7 @@ def _topics(
         per_client=settings.report_max_per_client,
     )
     findings = unanswered(conversations.engine, period.start, period.end, rules)
-    model = request.app.state.assistant.extractive.sentence_embeddings
+    model = request.app.state.assistant.sentence_embeddings
     encode = request.app.state.report_vectors.encoder(model) if model is not None else None
     return Grouped(findings, group(findings.items, encode, settings.report_similarity))
 
