@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install install-test run ask ingest vectors test lint bench
+.PHONY: install install-test run ask ingest vectors train-reader test lint bench
 
 # What the server needs, and nothing for tests or LLM mode (see the README).
 $(RUN_STAMP): pyproject.toml
@@ -49,6 +49,12 @@ ask: install
 # changed: vectors still valid are reused, the rest embedded (a test checks it is complete).
 vectors: install
 	$(BIN)/python -m ingest --write-vectors
+
+# Train the reader and the confidence again (assistant/models/) on ../shared/eval/train.jsonl
+# and the dev set's tune half, over the built index: about 30 minutes on 2 cores.
+train-reader: install
+	$(BIN)/python -m ingest || [ $$? -eq 1 ]
+	$(BIN)/python -m training.reader
 
 test: install-test
 	$(BIN)/python -m pytest

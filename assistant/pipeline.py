@@ -89,11 +89,11 @@ class Assistant:
         store=None,
         dense_ready=None,
         lexical: LexicalIndex | None = None,
-        sentences: NamedEmbeddings | None = None,
+        units: UnitIndex | None = None,
     ) -> Assistant:
         """Wire the real components; ``store`` may be None while the dense index is built.
-        Pass the ``lexical`` index and ``sentences`` model of a previous assistant to keep
-        one BM25 matrix and one sentence model in memory."""
+        Pass the ``lexical`` index and the ``units`` of a previous assistant to keep one
+        BM25 matrix, one sentence model and one store of units in memory."""
         lexical = lexical or LexicalIndex(settings.lexical_path)
         retriever = Retriever(
             lexical,
@@ -104,11 +104,13 @@ class Assistant:
         )
         model = make_chat_model(settings)
         embeddings = store.embeddings if store is not None else None
-        if sentences is None and settings.sentence_embedder:
-            sentences = part_named(embeddings, settings.sentence_embedder) or _sentence_model(
-                settings.sentence_embedder
-            )
-        units = UnitIndex(settings.data_dir / "units.sqlite", sentences)
+        if units is None:
+            sentences = None
+            if settings.sentence_embedder:
+                sentences = part_named(embeddings, settings.sentence_embedder) or _sentence_model(
+                    settings.sentence_embedder
+                )
+            units = UnitIndex(settings.data_dir / "units.sqlite", sentences)
         extractive = ExtractiveComposer()
         llm = None
         if model is not None:
@@ -133,6 +135,11 @@ class Assistant:
         embeddings = make_embeddings(settings.embedder, batch_size=settings.embed_batch_size)
         store = vector_store(chroma_client(settings), settings.collection, embeddings)
         return cls.from_settings(settings, store=store)
+
+    def read_ahead(self, stop: Callable[[], bool] = lambda: False) -> int:
+        """Make the units of every indexed chunk that has none yet (the server does it in
+        the background once the vectors are attached); returns how many chunks."""
+        return self.reader.units.fill(self.lexical.records(lambda _: True), stop=stop)
 
     # ------------------------------------------------------------ steps
 

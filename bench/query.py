@@ -4,7 +4,8 @@ with ``--against``, the same for an earlier commit's code, side by side.
     python -m bench.query [QUESTIONS.jsonl] [--repeat 3] [--against main]
 
 For every question (dev set by default) it times the full offline ``ask`` split into
-query embedding, vector search, BM25, fusion and composition; the floor (query
+query embedding, vector search, BM25, fusion, reading (the reader and the confidence) and
+composition; the floor (query
 embedding + one Chroma query, nothing else); and a naive LangChain baseline
 (``similarity_search`` top-4 with the same embedder). Prints p50/p95 per stage, the
 ratio of end-to-end p50 to the floor p50, and hit@5 of ours vs the baseline.
@@ -39,7 +40,7 @@ from assistant.pipeline import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
 DEFAULT = PROJECT_ROOT.parent / "shared/eval/dev.jsonl"
-STAGES = ("embed", "dense", "lexical", "fusion", "compose", "total", "floor", "naive")
+STAGES = ("embed", "dense", "lexical", "fusion", "read", "compose", "total", "floor", "naive")
 MARK = "bench-round "  # prefix of a child's result lines, whatever else prints to stdout
 
 
@@ -59,7 +60,8 @@ def one_round(bot: Assistant, items: list[EvalItem]) -> dict[str, list]:
             ("dense", t.dense),
             ("lexical", t.lexical),
             ("fusion", t.fusion),
-            ("compose", total - retrieval),
+            ("read", getattr(t, "read", 0.0)),  # REF may predate the reader
+            ("compose", total - retrieval - getattr(t, "read", 0.0)),
             ("total", total),
         ):
             out[name].append(value)

@@ -1,14 +1,19 @@
-"""The extractive composer: the sentence that answers comes first, nothing is repeated,
-and a French question finds its answer in an English passage."""
+"""The reader and the extractive composer: the unit that answers comes first, nothing is
+quoted twice, a French question finds its answer in an English passage, and the shipped
+model scores a known case."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.answer import CitationNumbers, ExtractiveComposer, dated_notice
 from assistant.embeddings import make_embeddings
 from assistant.lexical import LexicalIndex
+from assistant.query import understand
+from assistant.reader import FEATURES, Reader
 from assistant.retrieval import Passage
+from assistant.units import UnitIndex
 
 
 def passage(id_: str, text: str, language: str = "en") -> Passage:
@@ -28,95 +33,102 @@ BONDS = passage(
     "A bond may be cancelled when the importer files a written request. The port director "
     "decides on the cancellation of a bond within 30 days.",
 )
+WITHDRAWAL = passage(
+    "withdrawal",
+    "Member States shall ensure that the consumer has a period of 14 days to withdraw "
+    "from a distance or off-premises contract. The trader shall keep records of "
+    "all orders in a durable medium.",
+)
 
 
 @pytest.fixture(scope="module")
-def composer(tmp_path_factory) -> ExtractiveComposer:
-    """Over a BM25 index of these passages, so that words have their idf weights."""
-    lexical = LexicalIndex(tmp_path_factory.mktemp("lexical") / "bm25.sqlite")
-    lexical.apply([(p.id, p.text, p.metadata) for p in (PENALTY, BONDS)], [])
-    return ExtractiveComposer(lexical, make_embeddings("use"))
+def reader(tmp_path_factory) -> Reader:
+    """Over a BM25 index of these passages (for the words' idf) and a store of units."""
+    folder = tmp_path_factory.mktemp("reader")
+    lexical = LexicalIndex(folder / "bm25.sqlite")
+    lexical.apply([(p.id, p.text, p.metadata) for p in (PENALTY, BONDS, WITHDRAWAL)], [])
+    return Reader(lexical, UnitIndex(folder / "units.sqlite", make_embeddings("use")))
 
 
-def test_the_sentence_that_answers_leads(composer):
-    question = "What penalty applies when EEI is filed late?"
-    answer = composer.compose(question, [BONDS, PENALTY], "en")
-
-    first = answer.text.split("\n\n", 1)[1].splitlines()[0]
-    assert first.startswith("A civil penalty not to exceed $1,100")
-    assert first.endswith("[1]") and answer.citations[0].source == "penalties.md"
+def compose(reader: Reader, question: str, passages: list[Passage]):
+    query = understand(question)
+    reading = reader.read(query, passages)
+    composer = ExtractiveComposer()
+    return composer.answer(composer.choose(reading.reads), query.language), reading
 
 
-def test_link_lines_and_citation_trailers_are_never_quoted(composer):
-    answer = composer.compose("What is the fine for filing EEI late?", [PENALTY], "en")
+def quoted(text: str) -> list[str]:
+    return [line.rsplit(" [", 1)[0] for line in text.split("\n\n", 1)[1].splitlines()]
 
+
+def test_the_unit_that_answers_leads(reader):
+    answer, reading = compose(
+        reader, "What penalty applies when EEI is filed late?", [BONDS, PENALTY]
+    )
+    assert quoted(answer.text)[0].startswith("A civil penalty not to exceed $1,100")
+    assert answer.text.split("\n\n", 1)[1].splitlines()[0].endswith("[1]")
+    assert answer.citations[0].source == "penalties.md"
+    # the passages are re-ranked by their best unit
+    assert [p.id for p in reading.passages] == ["penalties", "bonds"]
+
+
+def test_link_lines_and_citation_trailers_are_never_quoted(reader):
+    answer, _ = compose(reader, "What is the fine for filing EEI late?", [PENALTY])
     assert "Link:" not in answer.text and "38 FR 17447" not in answer.text
     assert "https://" not in answer.text
 
 
-def test_no_sentence_is_quoted_twice(composer):
+def test_nothing_is_quoted_twice_and_the_answer_has_room_limits(reader):
     copy = passage("copy", PENALTY.text)
-    answer = composer.compose("What is the fine for filing EEI late?", [PENALTY, copy], "en")
+    answer, _ = compose(reader, "What is the fine for filing EEI late?", [PENALTY, copy])
+    lines = quoted(answer.text)
+    assert len(lines) == len(set(lines)) <= ExtractiveComposer().max_units
+    assert sum(len(line) for line in lines) <= ExtractiveComposer().max_chars
 
-    body = answer.text.split("\n\n", 1)[1].splitlines()
-    quoted = [line.rsplit(" [", 1)[0] for line in body]
-    assert len(quoted) == len(set(quoted)) and len(quoted) <= composer.max_sentences
 
-
-def test_a_french_question_finds_the_english_sentence(composer):
-    withdrawal = passage(
-        "withdrawal",
-        "Member States shall ensure that the consumer has a period of 14 days to withdraw "
-        "from a distance or off-premises contract. The trader shall keep records of "
-        "all orders in a durable medium.",
+def test_a_french_question_finds_the_english_sentence(reader):
+    answer, _ = compose(
+        reader, "Combien de jours le consommateur a-t-il pour se rétracter ?", [BONDS, WITHDRAWAL]
     )
-    answer = composer.compose(
-        "Combien de jours le consommateur a-t-il pour se rétracter ?", [BONDS, withdrawal], "fr"
-    )
-
     assert answer.text.startswith("Voici ce que disent les sources")
-    first = answer.text.split("\n\n", 1)[1].splitlines()[0]
-    assert "14 days to withdraw" in first
+    assert "14 days to withdraw" in quoted(answer.text)[0]
 
 
-def test_passages_are_reranked_by_their_best_sentence(composer):
-    question = "What penalty applies when EEI is filed late?"
-    ranked = composer.sentences(question, [BONDS, PENALTY], "en")
+def test_the_shipped_model_names_its_features_and_ranks_a_known_case(reader):
+    assert tuple(reader.booster.feature_name()) == FEATURES
+    query = understand("How many days does the consumer have to withdraw?")
+    reading = reader.read(query, [WITHDRAWAL])
+    best = reading.reads[0]
+    assert best.unit.text.startswith("Member States shall ensure that the consumer has a period")
+    assert best.score == max(r.score for r in reading.reads) and 0 < best.score <= 1
+    assert np.isfinite([r.model for r in reading.reads]).all()
 
-    assert [p.id for p in composer.rerank([BONDS, PENALTY], ranked)] == ["penalties", "bonds"]
 
-
-def test_citations_are_numbered_in_the_order_they_are_quoted(composer):
-    answer = composer.compose(
+def test_citations_are_numbered_in_the_order_they_are_quoted(reader):
+    answer, _ = compose(
+        reader,
         "What penalty applies when EEI is filed late, and when is a bond cancelled?",
         [BONDS, PENALTY],
-        "en",
     )
-
     numbers = [c.n for c in answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
     for citation in answer.citations:
         assert f"[{citation.n}]" in answer.text
-        quoted = citation.snippet.split(" … ")
-        assert all(part and part in PENALTY.text + BONDS.text for part in quoted)
+        assert all(
+            part and part in PENALTY.text + BONDS.text for part in citation.snippet.split(" … ")
+        )
 
 
-def test_without_a_sentence_model_words_still_choose(tmp_path):
-    lexical = LexicalIndex(tmp_path / "bm25.sqlite")
-    lexical.apply([(p.id, p.text, p.metadata) for p in (PENALTY, BONDS)], [])
-    composer = ExtractiveComposer(lexical)
-    answer = composer.compose("When is a bond cancelled?", [PENALTY, BONDS], "en")
-
-    assert "bond" in answer.text.split("\n\n", 1)[1].splitlines()[0]
-
-
-def test_dated_sources_are_named_with_their_date(composer):
+def test_dated_sources_are_named_once_with_their_year():
     old = passage("old", "Exporters must keep records for five years after export.")
-    old.metadata["date"] = "2015"
-    answer = composer.compose("How long must exporters keep records?", [old], "en")
-
-    notice = dated_notice(answer.citations, "en", 2026)
-    assert notice is not None and "[1] (2015)" in notice
+    old.metadata["date"] = "2014-06-27 (adoption par l'Assemblée nationale ; numéro et date)"
+    numbers = CitationNumbers()
+    numbers.number(old, "a")
+    numbers.number(passage("other", "x"), "b")
+    again = Passage(id="old-2", text="y", metadata={**old.metadata})
+    numbers.number(again, "c")
+    notice = dated_notice(numbers.citations(), "fr", 2026)
+    assert notice == "Vérifiez les dates : [1] [3] (2014) peuvent ne plus être à jour."
 
 
 def test_citations_are_numbered_in_the_order_passages_are_first_cited():
@@ -131,11 +143,12 @@ def test_citations_are_numbered_in_the_order_passages_are_first_cited():
     ]
 
 
-def test_the_composer_streams_its_answer_lines_then_citations_then_the_answer(composer):
-    question = "When is a bond cancelled?"
-    ranked = composer.sentences(question, [PENALTY, BONDS], "en")
-    events = list(composer.stream(question, [PENALTY, BONDS], "en", ranked))
+def test_the_composer_streams_its_answer_lines_then_citations_then_the_answer(reader):
+    query = understand("When is a bond cancelled?")
+    reading = reader.read(query, [PENALTY, BONDS])
+    composer = ExtractiveComposer()
+    events = list(composer.stream(query, reading.passages, reading.reads))
     assert [e.kind for e in events[-2:]] == ["citations", "done"]
     answer = events[-1].data
     assert "".join(e.data for e in events[:-2]) == answer.text
-    assert answer == composer.compose(question, [PENALTY, BONDS], "en")
+    assert answer == composer.answer(composer.choose(reading.reads), "en")

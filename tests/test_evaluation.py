@@ -1,30 +1,28 @@
-"""The eval's arithmetic on hand-made answers: fixed halves, summaries, refusal sweep,
-and the naive baseline's answer shape."""
+"""The eval's arithmetic on hand-made answers: fixed halves, summaries, the refusal
+trade-off and the confidence's reliability, and the naive baseline's answer shape."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from langchain_core.documents import Document
 
-from assistant.answer import Answer, Citation
+from assistant.answer import Answer, Citation, Trace
 from assistant.evaluation import (
     EvalItem,
     EvalResult,
+    auroc,
     breakdown,
-    choose_threshold,
-    format_sweep,
     format_table,
     half_of,
     load_items,
     naive_answer,
     rank_scores,
     refused_at,
+    reliability,
+    risk_coverage,
     source_rank,
     summarise,
-    sweep,
-    sweep_thresholds,
 )
 from assistant.settings import PROJECT_ROOT
 
@@ -46,13 +44,16 @@ def cite(n: int, source: str, snippet: str) -> Citation:
     return Citation(n, source, "", "", "", "", "", "en", snippet)
 
 
-def result(it: EvalItem, *, refused=False, evidence=None, retrieved=(), text="", cites=(), s=1.0):
+def result(
+    it: EvalItem, *, refused=False, confidence=None, retrieved=(), text="", cites=(), read=(), s=1.0
+):
     answer = Answer(
         text=text,
         refused=refused,
-        evidence=evidence,
+        confidence=confidence,
         retrieved=list(retrieved),
         citations=list(cites),
+        trace=Trace(texts=list(read)),
     )
     return EvalResult(it, answer, s)
 
@@ -99,12 +100,14 @@ def test_source_rank_counts_distinct_files_and_matches_by_file_name():
 
 def test_summarise_on_hand_made_results():
     results = [
-        # rank 1, fact in the text, one citation supporting, one not
+        # rank 1, fact in the text, one citation supporting, one not; the fact was read
         result(
             item("a"),
             retrieved=["docs/a.md", "docs/b.md"],
             text="Within 42 days [1].",
             cites=[cite(1, "docs/a.md", "within 42 days"), cite(2, "docs/b.md", "other")],
+            read=["... within 42 days ..."],
+            confidence=0.9,
             s=0.1,
         ),
         # rank 2, fact only in a citation's snippet (of another file: still supports it)
@@ -113,20 +116,30 @@ def test_summarise_on_hand_made_results():
             retrieved=["docs/b.md", "docs/a.md"],
             text="Something.",
             cites=[cite(1, "docs/b.md", "... 42   DAYS ...")],
+            confidence=0.2,
             s=0.3,
         ),
-        # wrongly refused: no rank counted as found, no fact
-        result(item("c"), refused=True, s=0.2),
-        result(item("u1", answerable=False), refused=True, s=0.5),
-        result(item("u2", answerable=False), refused=False, s=0.4),
+        # wrongly refused (low confidence): no fact, though it was read
+        result(item("c"), refused=True, read=["42 days"], confidence=0.1, s=0.2),
+        result(item("u1", answerable=False), refused=True, confidence=0.05, s=0.5),
+        result(item("u2", answerable=False), text="42 days", confidence=0.4, s=0.4),
     ]
     s = summarise(results)
     assert s["n"] == 5
     assert (s["hit@1"], s["hit@5"], s["mrr"]) == (0.333, 0.667, 0.5)
-    assert s["fact_recall"] == 0.667
+    assert s["fact_recall"] == 0.667  # of all answerable
+    assert s["fact_answered"] == 1.0  # of the two answered
+    assert s["fact_read"] == 0.5  # a and c read their fact; only a quotes it
+    assert s["answered"] == 0.667 and s["correct_refusal"] == 0.5
     assert s["citation_precision"] == 0.667
-    assert (s["correct_refusal"], s["false_refusal"]) == (0.5, 0.333)
+    # right: a, b (answered with the fact); wrong: c, u1, u2 -> 0.9 and 0.2 against 0.1,
+    # 0.05 and 0.4: 5 of 6 pairs in order
+    assert s["auroc"] == 0.833
     assert (s["p50_s"], s["p95_s"]) == (0.3, 0.5)
+    # at a threshold of 0.5, b is refused too: one answerable answered, u2 refused
+    t = summarise(results, threshold=0.5)
+    assert t["answered"] == 0.333 and t["fact_recall"] == 0.333
+    assert t["correct_refusal"] == 1.0 and t["fact_answered"] == 1.0
 
 
 def test_breakdown_and_table_by_language_and_half():
@@ -152,66 +165,62 @@ def test_breakdown_and_table_by_language_and_half():
     assert "-" in lines[-1].split()  # an empty group shows a dash, not 0
 
 
-# ---------------------------------------------------------------- refusal sweep
+# ---------------------------------------------------------------- refusal trade-off
 
 
-def test_refused_at_counts_other_rules_and_low_evidence():
-    assert refused_at(Answer("x", evidence=0.2), 0.3)
-    assert not refused_at(Answer("x", evidence=0.3), 0.3)  # refused below, not at, the threshold
-    assert refused_at(Answer("x", refused=True, evidence=0.9), 0.3)  # scope, countries
-    assert not refused_at(Answer("x", evidence=None), 0.3)  # e.g. an HS lookup
-    assert refused_at(Answer("x", refused=True, evidence=None), 0.0)
+def test_refused_at_counts_other_rules_and_low_confidence():
+    assert refused_at(Answer("x", confidence=0.2), 0.3)
+    assert not refused_at(Answer("x", confidence=0.3), 0.3)  # refused below, not at, it
+    assert refused_at(Answer("x", refused=True, confidence=0.9), 0.3)  # out of scope
+    assert not refused_at(Answer("x", confidence=None), 0.3)  # e.g. an HS lookup
+    assert not refused_at(Answer("x", confidence=0.1), None)
 
 
-def test_sweep_arithmetic():
-    answerable = [0.5, 0.6, 0.7, 0.8]
-    unanswerable = [0.1, 0.3, 0.55]
-    results = [result(item(f"a{i}"), evidence=e) for i, e in enumerate(answerable)]
-    results += [
-        result(item(f"u{i}", answerable=False), evidence=e) for i, e in enumerate(unanswerable)
-    ]
-    results.append(result(item("scope", answerable=False), refused=True))  # no evidence
-
-    thresholds = sweep_thresholds(results, steps=8)
-    assert thresholds[0] == pytest.approx(0.1) and thresholds[-1] == pytest.approx(0.8)
-    assert len(thresholds) == 8
-
-    rows = sweep(results, [0.0, 0.4, 0.56, 0.65, 0.9])
-    assert [r.correct_refusal for r in rows] == [0.25, 0.75, 1.0, 1.0, 1.0]
-    assert [r.false_refusal for r in rows] == [0.0, 0.0, 0.25, 0.5, 1.0]
-    assert [r.refused_answerable for r in rows] == [0, 0, 1, 2, 4]
-    assert {r.answerable for r in rows} == {4}
-
-    # false refusal 0.25 > 0.05 at 0.56: the best allowed is 0.4 (correct refusal 0.75)
-    assert choose_threshold(rows).threshold == 0.4
-    assert choose_threshold(rows, max_false_refusal=0.25).threshold == 0.56
-    assert choose_threshold([r for r in rows if r.false_refusal > 0.05]) is None
+def test_auroc_counts_pairs_in_order_and_ties_half():
+    assert auroc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert auroc([0.1, 0.9], [True, False]) == 0.0
+    assert auroc([0.3], [True]) is None
 
 
-def test_sweep_ties_go_to_the_lowest_threshold():
-    results = [result(item("a"), evidence=0.9), result(item("u", answerable=False), evidence=0.1)]
-    rows = sweep(results, [0.2, 0.5, 0.8])
-    assert choose_threshold(rows).threshold == 0.2
-
-
-def test_format_sweep_marks_the_tune_choice_and_reports_confirm():
-    ids = [f"x{i}" for i in range(40)]
+def _spread() -> list[EvalResult]:
+    """40 items over both halves: answerable ones confident and mostly right, the
+    unanswerable ones less confident."""
     results = []
-    for n, i in enumerate(ids):
-        answerable = n % 3 != 0
-        evidence = 0.4 + n / 100 if answerable else 0.2 + n / 200
-        results.append(result(item(i, answerable=answerable), evidence=evidence))
-    text = format_sweep(results, steps=10)
+    for n in range(40):
+        answerable = n % 4 != 0
+        confidence = 0.3 + n / 80 if answerable else n / 100
+        text = "42 days" if answerable and n % 3 else "other"
+        results.append(
+            result(item(f"x{n}", answerable=answerable), confidence=confidence, text=text)
+        )
+    return results
+
+
+def test_risk_coverage_rows_per_threshold_language_and_half():
+    results = _spread()
+    text = risk_coverage(results, thresholds=[0.0, 0.5, 0.95])
     lines = text.splitlines()
-    assert lines[1].split()[0] == "threshold"
-    assert "tune: ok" in lines[1] and "confirm: ok" in lines[1]
-    assert sum(" <" in line for line in lines[2:12]) == 1
-    assert lines[-1].startswith("chosen on tune") and "confirm: refuse ok" in lines[-1]
+    header = lines[1].split()
+    assert header[0] == "threshold" and "all/tune:" in header and "en/confirm:" in header
+    rows = [line.split() for line in lines[2:]]
+    assert [r[0] for r in rows] == ["0.00", "0.50", "0.95"]
+    # at 0: everything answered, no unanswerable refused; at 0.95: nothing answered
+    assert rows[0][1] == "1.000" and rows[0][3] == "0.000"
+    assert rows[2][1] == "0.000" and rows[2][3] == "1.000" and rows[2][2] == "-"
+    answerable = [r for r in results if r.item.answerable and r.item.half == "tune"]
+    kept = [r for r in answerable if r.answer.confidence >= 0.5]
+    assert float(rows[1][1]) == round(len(kept) / len(answerable), 3)
 
 
-def test_sweep_without_evidence():
-    assert sweep_thresholds([result(item("a"))]) == []
-    assert format_sweep([result(item("a"))]) == "no evidence scores to sweep"
+def test_reliability_bins_confidence_against_how_often_it_was_right():
+    results = _spread()
+    lines = reliability(results, bins=4).splitlines()
+    assert lines[1].split()[:4] == ["confidence", "tune:", "n", "mean"]
+    counts = [int(line.split()[1]) + int(line.split()[4]) for line in lines[2:]]
+    assert sum(counts) == 40  # every item in one bin, 1.0 in the last
+    low = lines[2].split()
+    assert low[0] == "0.0-0.2" or low[0] == "0.0-0.3"
 
 
 # ---------------------------------------------------------------- naive baseline
@@ -245,7 +254,7 @@ def test_naive_answer_quotes_the_top_passage_and_cites_top_k():
 # ---------------------------------------------------------------- the command
 
 
-def test_eval_command_prints_halves_baseline_and_sweep(sample_index, tmp_path):
+def test_eval_command_prints_halves_baseline_and_the_trade_off(sample_index, tmp_path):
     """`python -m assistant eval` on the sample index: one table, ours and naive side
     by side, and the trade-off of the threshold-off run."""
     import json
@@ -284,16 +293,17 @@ def test_eval_command_prints_halves_baseline_and_sweep(sample_index, tmp_path):
     runner = CliRunner()
 
     result = runner.invoke(
-        cli.app, ["eval", str(questions), "--sweep", "--baseline", "--out", str(out)], env=env
+        cli.app, ["eval", str(questions), "--baseline", "--out", str(out)], env=env
     )
     assert result.exit_code == 0, result.output
     table = [line.split() for line in result.output.splitlines()]
     assert ["all", "all", "ours", "3"] in [line[:4] for line in table]
     assert ["all", "all", "naive", "3"] in [line[:4] for line in table]
-    assert "threshold" in result.output and "chosen on tune" in result.output
+    assert "risk–coverage" in result.output and "reliability" in result.output
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [w["id"] for w in written] == ["s1", "s2", "s3"]
-    assert all(w["evidence"] is not None or w["refused"] for w in written)
+    # made with the threshold off: every answer but the out-of-scope one has a confidence
+    assert all(w["confidence"] is not None or w["refused"] for w in written)
 
     half = half_of("s1")
     result = runner.invoke(cli.app, ["eval", str(questions), "--half", half], env=env)

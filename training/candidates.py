@@ -53,6 +53,7 @@ class Example:
 
     question: Question
     language: str
+    expanded: str  # the query as searched
     reads: list[Read]
     x: np.ndarray
     y: np.ndarray  # holds the fact, from an expected file
@@ -145,6 +146,6 @@ def build(
             dtype=bool,
         )
         gold = np.array([f in golden for f in files], dtype=bool)
-        yield Example(q, query.language, reads, x, y, gold)
+        yield Example(q, query.language, query.expanded, reads, x, y, gold)
         if n % 100 == 0:
             log.info("%d questions read (%.0f s)", n, time.perf_counter() - started)

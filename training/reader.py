@@ -41,6 +41,7 @@ from assistant.embeddings import make_embeddings, part_named
 from assistant.lexical import LexicalIndex
 from assistant.reader import FEATURES, MODEL_PATH, Read, prior, rank_share
 from assistant.retrieval import Retriever
+from assistant.scope import unmatched_countries
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.store import chroma_client, vector_store
 from assistant.units import UnitIndex
@@ -95,13 +96,18 @@ def _norm(text: str) -> str:
 
 
 def answer_features(
-    example: Example, model: np.ndarray, keep: np.ndarray, composer: ExtractiveComposer
+    example: Example,
+    model: np.ndarray,
+    keep: np.ndarray,
+    composer: ExtractiveComposer,
+    countries: Path,
 ) -> tuple[np.ndarray, bool]:
     """The confidence features of the reading of ``example`` limited to the units of
     ``keep``, and whether the composed answer holds the fact."""
     rows = np.flatnonzero(keep)
     if not len(rows):
-        return confidence_features([], np.zeros((0, len(FEATURES))), False), False
+        missing = bool(unmatched_countries(example.expanded, [], countries))
+        return confidence_features([], np.zeros((0, len(FEATURES))), missing), False
     x = example.x[rows]
     scores = 0.5 * rank_share(model[rows]) + 0.5 * rank_share(prior(x))
     order = np.argsort(-scores, kind="stable")
@@ -121,10 +127,12 @@ def answer_features(
     chosen = composer.choose(reads)
     text = _norm(" ".join(r.unit.text for r in chosen))
     holds = example.question.answerable and any(_norm(f) in text for f in example.question.facts)
-    return confidence_features(reads, x[order], False), holds
+    top = list({r.passage.id: r.passage.text for r in reads}.values())[:3]
+    missing = bool(unmatched_countries(example.expanded, top, countries))
+    return confidence_features(reads, x[order], missing), holds
 
 
-def fit_confidence(examples: list[Example], composer: ExtractiveComposer) -> dict:
+def fit_confidence(examples: list[Example], composer: ExtractiveComposer, countries: Path) -> dict:
     """Out-of-fold readings -> logistic regression -> Platt scaling on the tune half."""
     from sklearn.linear_model import LogisticRegression
 
@@ -135,12 +143,12 @@ def fit_confidence(examples: list[Example], composer: ExtractiveComposer) -> dic
     rows, labels, tune_rows, tune_labels = [], [], [], []
     for e in examples:
         if not len(e.y):
-            x, holds = answer_features(e, np.zeros(0), np.zeros(0, bool), composer)
+            x, holds = answer_features(e, np.zeros(0), np.zeros(0, bool), composer, countries)
         else:
             model = boosters[_fold(e)].predict(e.x)
-            x, holds = answer_features(e, model, np.ones(len(e.y), bool), composer)
+            x, holds = answer_features(e, model, np.ones(len(e.y), bool), composer, countries)
             if e.question.half == "train" and e.gold.any():
-                left, _ = answer_features(e, model, ~e.gold, composer)
+                left, _ = answer_features(e, model, ~e.gold, composer, countries)
                 rows.append(left)
                 labels.append(False)
         rows.append(x)
@@ -177,6 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=Path, default=SHARED / "train.jsonl")
     parser.add_argument("--dev", type=Path, default=SHARED / "dev.jsonl")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="Only the first N questions of each set (a trial)."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=MODEL_PATH.parent, help="Where to write the two model files."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
@@ -204,8 +218,10 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-    train = read(load_questions(args.train, half="train"), add_gold=True)
-    tune = read([q for q in load_questions(args.dev) if q.half == "tune"], add_gold=False)
+    train = read(load_questions(args.train, half="train")[: args.limit], add_gold=True)
+    tune = read(
+        [q for q in load_questions(args.dev) if q.half == "tune"][: args.limit], add_gold=False
+    )
     log.info(
         "%d training and %d tune questions read (%.0f s)",
         len(train),
@@ -215,12 +231,14 @@ def main(argv: list[str] | None = None) -> None:
 
     examples = train + tune
     reader = fit_reader([e for e in examples if e.question.answerable])
-    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-    reader.save_model(str(MODEL_PATH))
-    confidence = fit_confidence(examples, ExtractiveComposer())
-    CONFIDENCE_PATH.write_text(json.dumps(confidence, indent=1) + "\n", encoding="utf-8")
+    args.out.mkdir(parents=True, exist_ok=True)
+    reader_path, confidence_path = args.out / MODEL_PATH.name, args.out / CONFIDENCE_PATH.name
+    reader.save_model(str(reader_path))
+    countries = settings.corpus_dir / "country-codes" / "country-codes.csv"
+    confidence = fit_confidence(examples, ExtractiveComposer(), countries)
+    confidence_path.write_text(json.dumps(confidence, indent=1) + "\n", encoding="utf-8")
     log.info(
-        "wrote %s and %s in %.0f s", MODEL_PATH, CONFIDENCE_PATH, time.perf_counter() - started
+        "wrote %s and %s in %.0f s", reader_path, confidence_path, time.perf_counter() - started
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -88,16 +89,22 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         def warm_keyword_index() -> None:
             state.assistant.lexical.refresh()  # so that no request waits for the matrix
 
+        stopping = threading.Event()
+
         def attach_store(store) -> None:
             with_vectors = Assistant.from_settings(
                 settings,
                 store=store,
                 dense_ready=lambda: indexer.progress.dense_ready,
                 lexical=state.assistant.lexical,  # one BM25 matrix per worker
-                sentences=state.assistant.sentence_embeddings,
+                units=state.assistant.reader.units,  # and one store of units
             )
             with_vectors.lexical.refresh()
             state.assistant = with_vectors
+            # Every chunk's units, made ahead of the questions that will need them.
+            threading.Thread(
+                target=with_vectors.read_ahead, args=(stopping.is_set,), daemon=True, name="units"
+            ).start()
 
         indexer = BackgroundIndexer(
             settings, on_lexical=warm_keyword_index, on_store=attach_store, embeddings=embeddings
@@ -149,6 +156,7 @@ def _lifespan(settings: Settings, embeddings: NamedEmbeddings | None):
         try:
             yield
         finally:
+            stopping.set()
             if state.whatsapp is not None:
                 state.whatsapp.stop()
             state.notifier.stop()
