@@ -35,58 +35,18 @@ __all__ = [
     "HSCandidate",
     "HSLookup",
     "HSResult",
-    "asks_for_hs_code",
     "nomenclature_texts",
-    "product_description",
 ]
 
 HS_SOURCE = "hs-nomenclature"
 
-_INTENT = re.compile(
-    r"\b(hs|h\.s\.|hts|sh|sa|ncm|schedule\s*b|harmoni[sz]ed\s+(system|code)|tariff\s+(code|number|"
-    r"classification|heading)|commodity\s+code|customs\s+code|nomenclature|"
-    r"code\s+(douanier|tarifaire|sh|nc)|position\s+tarifaire|classement\s+tarifaire|"
-    r"c[oó]digo\s+(arancelario|aduanero|sa|sh|ncm)|partida\s+arancelaria|"
-    r"classifica[çc][ãa]o\s+fiscal)\b",
-    re.IGNORECASE,
-)
-# Words of the request itself, not of the product.
-_REQUEST = set(
-    tokenize(
-        "hs h.s. hts sh sa ncm code codes number tariff classification classify heading "
-        "subheading harmonized harmonised system commodity customs nomenclature schedule "
-        "douanier tarifaire position classement código arancelario aduanero partida "
-        "what which quel quelle quels cual cuál qual product products produit produits "
-        "export exporting import importing ship shipping same thing but also"
-    )
-)
 _HEADING = re.compile(r"^HS heading (\d{4}) — (.+)$", re.MULTILINE)
 _CHAPTER = re.compile(r"^Chapter (\d{2}): (.*?)(?: \(Section [IVXL]+: .*\))?$", re.MULTILINE)
 _LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
-_LATIN = re.compile(r"[A-Za-z]")
 _PARTS = re.compile(r"[;,](?![^(]*\))")  # commas and semicolons outside brackets
 _EDITION = re.compile(r"\bHS \d{4}\b")
 # What follows these words in a line narrows it by exclusion: not a qualifier to match.
 _EXCLUSION = re.compile(r"\b(?:excluding|other than|except|n\.e\.c)\b|\(not\b|\bnot\b", re.I)
-
-
-def asks_for_hs_code(question: str) -> bool:
-    return bool(_INTENT.search(question))
-
-
-def product_description(question: str) -> str:
-    """The question without the words that only ask for a code; the product's own words
-    are kept as written (accents and scripts the tokenizer drops matter to the embedder)."""
-    cleaned = _INTENT.sub(" ", question)
-    kept = []
-    for word in cleaned.split():
-        tokens = set(tokenize(word))
-        # Request words go, and so do stop words ("what is the"), unlike words of scripts
-        # the tokenizer does not read ("冷冻虾"), which it also returns nothing for.
-        if tokens <= _REQUEST and (tokens or _LATIN.search(word)):
-            continue
-        kept.append(word)
-    return " ".join(kept).strip(" ?!.,;:")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from assistant.answer import (
 )
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
-from assistant.hs import HSLookup, asks_for_hs_code, product_description
+from assistant.hs import HSLookup
+from assistant.hs_intent import asks_for_hs_code, product_description
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.evaluation import half_of
-from assistant.hs import HSLookup, product_description
+from assistant.hs import HSLookup
+from assistant.hs_intent import product_description
 from assistant.pipeline import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.hs import HSLookup, nomenclature_texts, product_description
+from assistant.hs import HSLookup, nomenclature_texts
 from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant, Turn
 from assistant.store import chroma_client, vector_store
@@ -79,12 +79,6 @@ def test_a_description_in_another_language_finds_the_english_line(built):
     lookup = HSLookup(LexicalIndex(built.lexical_path), make_embeddings("use"))
     assert codes(lookup.lookup("crevettes congelées"))[0][:4] == "0306"
     assert codes(lookup.lookup("meubles de cuisine en bois"))[0][:4] == "9403"
-
-
-def test_the_product_keeps_its_own_words_and_script():
-    assert product_description("What is the HS code for 冷冻虾?") == "冷冻虾"
-    assert product_description("code SH des crevettes congelées ?") == "crevettes congelées"
-    assert product_description("HS code for frozen shrimp") == "frozen shrimp"
 
 
 def test_the_paths_the_lookup_embeds_are_what_make_vectors_caches(built):
