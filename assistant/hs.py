@@ -28,6 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from assistant.embeddings import NamedEmbeddings
+from assistant.hs_languages import HSLanguages, WordIndex
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage, matches
 
@@ -148,7 +149,11 @@ def nomenclature_texts(records: Iterable[tuple[str, dict]]) -> list[str]:
 class HSWeights:
     """How the scores combine (chosen on the tune half of the shared benchmark)."""
 
+    dense: float = 1.0  # cosine of the description and a path (the retrieval embedder)
+    embed_words: int = 30  # words of the description embedded: the goods come first
     words: float = 0.3  # share of the description's idf weight found in a path
+    stems: float = 0.3  # BM25 of the line's texts in every language (0 to 1)
+    heading_stems: float = 0.3  # ... of the heading's texts and its lines'
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
     unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
@@ -159,7 +164,12 @@ class HSWeights:
 class _Tables:
     """The nomenclature as matrices, built once per index generation."""
 
-    def __init__(self, lines: list[HSCandidate], encode: Callable[[list[str]], np.ndarray] | None):
+    def __init__(
+        self,
+        lines: list[HSCandidate],
+        encode: Callable[[list[str]], np.ndarray] | None,
+        languages: HSLanguages | None = None,
+    ):
         self.lines = lines
         heads = list(dict.fromkeys(c.heading for c in lines))
         self.heads = heads
@@ -188,6 +198,16 @@ class _Tables:
         self.head = self._matrix(head_words)
         self.qualifiers = self._matrix(qualifiers)
         self.qualifier_count = np.asarray(self.qualifiers.sum(axis=1)).ravel()
+        # The same nomenclature in every language the file has, as word stems.
+        line_docs = [f"{c.path} {languages.line_text(c.code) if languages else ''}" for c in lines]
+        head_docs = [
+            f"{c.heading_path} {languages.heading_text(c.heading) if languages else ''}"
+            for c in self.head_rows
+        ]
+        for doc, head in zip(line_docs, self.head_of, strict=True):
+            head_docs[head] += " " + doc
+        self.line_words = WordIndex(line_docs)
+        self.head_words = WordIndex(head_docs)
         self.line_vectors = self.head_vectors = None
         if encode is not None and lines:
             self.line_vectors = _unit(encode([c.path for c in lines]))
@@ -217,9 +237,11 @@ class HSLookup:
         embeddings: NamedEmbeddings | None = None,
         *,
         vector_cache: Path | None = None,
+        languages: HSLanguages | None = None,
         weights: HSWeights = HSWeights(),
     ) -> None:
         self.lexical = lexical
+        self.languages = languages  # None: the English nomenclature only
         self.embeddings = embeddings  # None: words only (the dense index is still building)
         self.vector_cache = vector_cache  # the shipped vectors of the nomenclature's paths
         self.weights = weights
@@ -249,7 +271,7 @@ class HSLookup:
                     from ingest.vectors import with_cache
 
                     encode = with_cache(self.embeddings, self.vector_cache).encode_passages
-                tables = _Tables(lines, encode)
+                tables = _Tables(lines, encode, self.languages)
             self._tables = (generation, ids, tables)
             return tables
 
@@ -276,13 +298,22 @@ class HSLookup:
         line_sim = np.zeros(len(tables.lines), dtype=np.float32)
         head_sim = np.zeros(len(tables.heads), dtype=np.float32)
         if tables.line_vectors is not None:
-            vector = _unit(np.asarray([self.embeddings.embed_query(description)]))[0]
-            line_sim = tables.line_vectors @ vector
-            head_sim = tables.head_vectors @ vector
-        flat = line_sim + w.words * (tables.path @ query) / total
+            lead = " ".join(description.split()[: w.embed_words])
+            vector = _unit(np.asarray([self.embeddings.embed_query(lead)]))[0]
+            line_sim = w.dense * (tables.line_vectors @ vector)
+            head_sim = w.dense * (tables.head_vectors @ vector)
+        flat = (
+            line_sim
+            + w.words * (tables.path @ query) / total
+            + w.stems * tables.line_words.scores(description)
+        )
         best_line = np.full(len(tables.heads), -np.inf, dtype=np.float32)
         np.maximum.at(best_line, tables.head_of, flat)
-        heads = best_line + w.heading * (head_sim + w.words * (tables.head @ query) / total)
+        heads = (
+            best_line
+            + w.heading * (head_sim + w.words * (tables.head @ query) / total)
+            + w.heading_stems * tables.head_words.scores(description)
+        )
         chosen = np.argsort(-heads, kind="stable")[: w.headings]
         rows = np.flatnonzero(np.isin(tables.head_of, chosen))
         present = (query > 0).astype(np.float32)

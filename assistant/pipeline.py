@@ -31,6 +31,7 @@ from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
 from assistant.hs import HSLookup
 from assistant.hs_intent import asks_for_hs_code, product_description
+from assistant.hs_languages import HSLanguages
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
@@ -140,7 +141,12 @@ class Assistant:
             retriever=retriever,
             lexical=lexical,
             extractive=extractive,
-            hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
+            hs=HSLookup(
+                lexical,
+                embeddings,
+                vector_cache=settings.vector_cache,
+                languages=HSLanguages.load(settings.hs_languages),
+            ),
             llm=llm,
         )
 
