@@ -84,6 +84,7 @@ class HSResult:
 
     candidates: list[HSCandidate]
     unsure: bool = False
+    languages: HSLanguages | None = None  # to name the distinctions in the user's language
 
     @property
     def edition(self) -> str:
@@ -95,9 +96,15 @@ class HSResult:
     def __bool__(self) -> bool:
         return bool(self.candidates)
 
-    def distinctions(self) -> list[str]:
+    def distinctions(self, language: str = "en") -> list[str]:
         """What sets each candidate apart from the others of its heading: the parts of its
-        qualifier ("of cotton") that they do not all have ("knitted or crocheted")."""
+        qualifier ("of cotton") that they do not all have ("knitted or crocheted"). In
+        another language, each line's own text in that language's nomenclature ("De
+        coton" / "D'autres matières textiles") when it has them all and they differ."""
+        if language != "en" and self.languages is not None:
+            names = [self.languages.name(c.code, language) for c in self.candidates]
+            if all(names) and len(set(names)) == len(names):
+                return [str(n) for n in names]
 
         def parts(candidate: HSCandidate) -> dict[tuple[str, ...], str]:
             pieces = (p.strip() for p in _PARTS.split(candidate.qualifier))
@@ -207,6 +214,10 @@ class _Tables:
         for doc, head in zip(line_docs, self.head_of, strict=True):
             head_docs[head] += " " + doc
         self.line_words = WordIndex(line_docs)
+        # What a line adds to its heading, in every language: "of cotton", "Van katoen".
+        self.own_words = WordIndex(
+            [f"{c.qualifier} {languages.line_text(c.code) if languages else ''}" for c in lines]
+        )
         self.head_words = WordIndex(head_docs)
         self.line_vectors = self.head_vectors = None
         if encode is not None and lines:
@@ -325,8 +336,12 @@ class HSLookup:
             where=tables.qualifier_count[rows] > 0,
         )
         fit = (tables.qualifiers[rows] @ query) / total - w.unmatched * unmatched
-        scores = heads[tables.head_of[rows]] + w.qualifier * fit
+        # Within a heading: the line's own qualifiers (English), and its texts in every
+        # language (a Dutch "van katoen" meets the Dutch line).
+        own = tables.own_words.scores(description)[rows]
+        scores = heads[tables.head_of[rows]] + w.qualifier * fit + w.stems * own
         order = np.argsort(-scores, kind="stable")[:k]
         found = [replace(tables.lines[rows[i]], score=round(float(scores[i]), 4)) for i in order]
         unsure = len(found) > 1 and found[0].score - found[1].score < w.unsure
-        return HSResult(found, unsure=unsure and found[0].qualifier != found[1].qualifier)
+        unsure = unsure and found[0].qualifier != found[1].qualifier
+        return HSResult(found, unsure=unsure, languages=self.languages)

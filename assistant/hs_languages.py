@@ -59,7 +59,8 @@ class HSLanguages:
         if path is None or not path.is_file():
             return None
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt", encoding="utf-8") as handle:
                 data = json.load(handle)
             return cls(data["edition"], data["codes"], data["headings"])
         except (OSError, ValueError, KeyError) as exc:

@@ -250,7 +250,7 @@ class Assistant:
         ]
         citations = numbers.citations("\n")
         if result.unsure and query == question:
-            options = " / ".join(f"“{d}”" for d in result.distinctions())
+            options = " / ".join(f"“{d}”" for d in result.distinctions(language))
             text = "\n".join(
                 [
                     message("hs_unsure", language),

@@ -57,11 +57,17 @@ def build(resources: Path, year: int) -> dict:
 
         codes[language] = {}
         for six, name in sorted(own.items()):
-            texts = [t for t in (text(name), *map(text, detail[six])) if t]
+            texts = list(dict.fromkeys(t for t in (text(name), *map(text, detail[six])) if t))
             if texts:
                 codes[language][six] = texts
         heads[language] = {h: t for h, name in sorted(headings.items()) if (t := text(name))}
     return {"edition": f"CN {year} (HS 2022)", "codes": codes, "headings": heads}
+
+
+def write(data: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as handle:
+        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
 
 
 def main() -> int:
@@ -74,9 +80,7 @@ def main() -> int:
     if out is None:
         parser.error("no --out and ASSISTANT_HS_LANGUAGES is empty")
     data = build(args.resources, args.year)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as handle:
-        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+    write(data, out)
     sizes = {lang: len(c) for lang, c in data["codes"].items()}
     print(f"{out}: {len(sizes)} languages, subheadings per language {sizes}", file=sys.stderr)
     return 0

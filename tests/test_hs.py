@@ -107,3 +107,28 @@ def test_the_tables_are_rebuilt_only_when_the_nomenclature_changes(tmp_path):
     lexical.apply([("hs-2", shrimp.replace("0306", "0307"), hs)], [])
     rebuilt = lookup.tables()
     assert rebuilt is not tables and len(rebuilt.lines) == 2
+
+
+def test_a_french_question_is_asked_back_in_french_and_narrowed(assistant):
+    question = "Quel code SH pour des t-shirts ?"
+    asked = assistant.answer(question)
+    assert asked.mode == "hs-lookup"
+    assert "Ce qui les distingue : “De coton” / “D'autres matières textiles”" in asked.text
+    follow_up = assistant.answer(
+        "ils sont en coton", [Turn("user", question), Turn("assistant", asked.text)]
+    )
+    first = next(line for line in follow_up.text.splitlines() if line.startswith("- "))
+    assert "610910" in first
+    assert "Ce qui les distingue" not in follow_up.text
+
+
+def test_a_description_in_dutch_meets_its_code_through_the_dutch_nomenclature(built):
+    from assistant.hs_languages import HSLanguages
+
+    english_only = HSLookup(LexicalIndex(built.lexical_path))
+    dutch = HSLookup(
+        LexicalIndex(built.lexical_path), languages=HSLanguages.load(built.hs_languages)
+    )
+    description = "Houten meubelen voor slaapkamers"
+    assert codes(dutch.lookup(description))[0] == "940350"
+    assert codes(english_only.lookup(description))[:1] != ["940350"]
