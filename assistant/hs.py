@@ -161,11 +161,29 @@ class HSWeights:
     words: float = 0.3  # share of the description's idf weight found in a path
     stems: float = 0.3  # BM25 of the line's texts in every language (0 to 1)
     heading_stems: float = 0.3  # ... of the heading's texts and its lines'
+    own_stems: float = 0.3  # ... of what a line adds to its heading, within the heading
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
     unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
     headings: int = 5  # headings whose lines are ranked
     unsure: float = 0.03  # best two closer than this: ask
+
+
+@dataclass(frozen=True)
+class Signals:
+    """A description against every line (``line_*``, ``own_stems``, ``qualifier_fit``,
+    ``unmatched``) and heading (``head_*``): cosines, shares of its idf weight, BM25 of
+    word stems in every language (0 to 1)."""
+
+    line_dense: np.ndarray
+    head_dense: np.ndarray
+    line_words: np.ndarray
+    head_words: np.ndarray
+    line_stems: np.ndarray
+    head_stems: np.ndarray
+    own_stems: np.ndarray
+    qualifier_fit: np.ndarray
+    unmatched: np.ndarray
 
 
 class _Tables:
@@ -286,15 +304,13 @@ class HSLookup:
             self._tables = (generation, ids, tables)
             return tables
 
-    def lookup(
-        self, description: str, *, k: int = 3, weights: dict[str, float] | None = None
-    ) -> HSResult:
-        """The ``k`` best subheadings; ``weights`` lets a follow-up's words count more."""
+    def signals(self, description: str, weights: dict[str, float] | None = None) -> Signals | None:
+        """What the lookup knows of ``description`` against every line and heading, before
+        any weighting (None: nothing to look up)."""
         tables = self.tables()
         tokens = tokenize(description)
         if not tables.lines or not (tokens or description.strip()):
-            return HSResult([])
-        w = self.weights
+            return None
         query = np.zeros(len(tables.vocab), dtype=np.float32)
         total = 0.0
         for token in dict.fromkeys(tokens):
@@ -309,39 +325,58 @@ class HSLookup:
         line_sim = np.zeros(len(tables.lines), dtype=np.float32)
         head_sim = np.zeros(len(tables.heads), dtype=np.float32)
         if tables.line_vectors is not None:
-            lead = " ".join(description.split()[: w.embed_words])
+            lead = " ".join(description.split()[: self.weights.embed_words])
             vector = _unit(np.asarray([self.embeddings.embed_query(lead)]))[0]
-            line_sim = w.dense * (tables.line_vectors @ vector)
-            head_sim = w.dense * (tables.head_vectors @ vector)
-        flat = (
-            line_sim
-            + w.words * (tables.path @ query) / total
-            + w.stems * tables.line_words.scores(description)
+            line_sim = tables.line_vectors @ vector
+            head_sim = tables.head_vectors @ vector
+        present = (query > 0).astype(np.float32)
+        shared = tables.qualifiers @ present
+        unmatched = np.divide(
+            tables.qualifier_count - shared,
+            tables.qualifier_count,
+            out=np.zeros(len(tables.lines), dtype=np.float32),
+            where=tables.qualifier_count > 0,
         )
+        return Signals(
+            line_dense=line_sim,
+            head_dense=head_sim,
+            line_words=(tables.path @ query) / total,
+            head_words=(tables.head @ query) / total,
+            line_stems=tables.line_words.scores(description),
+            head_stems=tables.head_words.scores(description),
+            own_stems=tables.own_words.scores(description),
+            qualifier_fit=(tables.qualifiers @ query) / total,
+            unmatched=unmatched,
+        )
+
+    def rank(self, signals: Signals, w: HSWeights, k: int = 3) -> HSResult:
+        """Heading first, then the line within the best headings."""
+        tables = self.tables()
+        flat = w.dense * signals.line_dense + w.words * signals.line_words
+        flat = flat + w.stems * signals.line_stems
         best_line = np.full(len(tables.heads), -np.inf, dtype=np.float32)
         np.maximum.at(best_line, tables.head_of, flat)
         heads = (
             best_line
-            + w.heading * (head_sim + w.words * (tables.head @ query) / total)
-            + w.heading_stems * tables.head_words.scores(description)
+            + w.heading * (w.dense * signals.head_dense + w.words * signals.head_words)
+            + w.heading_stems * signals.head_stems
         )
         chosen = np.argsort(-heads, kind="stable")[: w.headings]
         rows = np.flatnonzero(np.isin(tables.head_of, chosen))
-        present = (query > 0).astype(np.float32)
-        shared = tables.qualifiers[rows] @ present
-        unmatched = np.divide(
-            tables.qualifier_count[rows] - shared,
-            tables.qualifier_count[rows],
-            out=np.zeros(len(rows), dtype=np.float32),
-            where=tables.qualifier_count[rows] > 0,
-        )
-        fit = (tables.qualifiers[rows] @ query) / total - w.unmatched * unmatched
+        fit = signals.qualifier_fit[rows] - w.unmatched * signals.unmatched[rows]
         # Within a heading: the line's own qualifiers (English), and its texts in every
         # language (a Dutch "van katoen" meets the Dutch line).
-        own = tables.own_words.scores(description)[rows]
-        scores = heads[tables.head_of[rows]] + w.qualifier * fit + w.stems * own
+        own = w.own_stems * signals.own_stems[rows]
+        scores = heads[tables.head_of[rows]] + w.qualifier * fit + own
         order = np.argsort(-scores, kind="stable")[:k]
         found = [replace(tables.lines[rows[i]], score=round(float(scores[i]), 4)) for i in order]
         unsure = len(found) > 1 and found[0].score - found[1].score < w.unsure
         unsure = unsure and found[0].qualifier != found[1].qualifier
         return HSResult(found, unsure=unsure, languages=self.languages)
+
+    def lookup(
+        self, description: str, *, k: int = 3, weights: dict[str, float] | None = None
+    ) -> HSResult:
+        """The ``k`` best subheadings; ``weights`` lets a follow-up's words count more."""
+        signals = self.signals(description, weights)
+        return HSResult([]) if signals is None else self.rank(signals, self.weights, k)

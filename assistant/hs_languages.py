@@ -21,27 +21,45 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-__all__ = ["HSLanguages", "WordIndex", "stems"]
+__all__ = ["HSLanguages", "WordIndex", "compound_parts", "stems", "words"]
 
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+")
 STEM = 6  # letters kept of each word (chosen on the tune halves, see bench.hs)
+_PART = 5  # shortest part of a compound
+_HEAD = 12  # longest last part of a compound looked for
+
+
+def words(text: str) -> list[str]:
+    """Folded, accent-free words of ``text``; numbers and words of one or two letters
+    (articles, units) left out."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return [w for w in _WORD.findall(folded) if len(w) > 2 and not w.isdigit()]
 
 
 def stems(text: str) -> list[str]:
-    """Folded, accent-free word starts of ``text``; numbers and words of one or two
-    letters (articles, units) left out."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return [w[:STEM] for w in _WORD.findall(folded) if len(w) > 2 and not w.isdigit()]
+    """The words of ``text`` cut to their first ``STEM`` letters."""
+    return [w[:STEM] for w in words(text)]
+
+
+def compound_parts(word: str, known: Container[str]) -> list[str]:
+    """The known stems of a long word's start and of its last part, its head
+    ("stabilisatorstang" -> "stabil", "stang"; "motorsteunkussen" -> "motors", "kussen"):
+    Dutch and German write as one word what the nomenclature names in parts."""
+    parts = [word[:STEM]] if word[:STEM] in known else []
+    for cut in range(max(_PART, len(word) - _HEAD), len(word) - _PART + 1):
+        if word[cut:][:STEM] in known:
+            return [*parts, word[cut:][:STEM]]
+    return parts
 
 
 @dataclass(frozen=True)
@@ -108,7 +126,13 @@ class WordIndex:
 
     def scores(self, text: str) -> np.ndarray:
         """Each document's BM25 score for ``text``, divided by the best one (0 to 1)."""
-        rows = [self.vocab[w] for w in set(stems(text)) if w in self.vocab]
+        found = set()
+        for word in words(text):
+            if len(word) >= 2 * _PART + 1:
+                found.update(compound_parts(word, self.vocab))
+            elif word[:STEM] in self.vocab:
+                found.add(word[:STEM])
+        rows = [self.vocab[w] for w in found]
         if not rows:
             return np.zeros(self.terms.shape[1], dtype=np.float32)
         total = np.asarray(self.terms[rows].sum(axis=0), dtype=np.float32).ravel()

@@ -1,6 +1,6 @@
 """HS-code lookup accuracy on two sets of product descriptions, beside a plain vector search.
 
-    python -m bench.hs [--rulings RULINGS.jsonl] [--cases CASES.csv] [--show-misses]
+    python -m bench.hs [--rulings RULINGS.jsonl] [--cases CASES.csv] [--show-misses] [--sweep]
 
 The sets: EU binding tariff information rulings (``../shared/eval/hs-rulings-dev``: the
 authority's own description of the goods in its language and the 6-digit code it
@@ -10,19 +10,22 @@ short product names). Each is split in two fixed halves by a hash of each case's
 *confirm* says whether they carried over. Prints, per set, top-3 at 6 digits per language
 and half for the lookup and for a plain vector search (cosine between the description and
 each subheading's own text with the same embedder), top-1 at 6 digits and top-3 at 4
-digits overall, and ms per lookup, all measured in one run.
+digits overall, and ms per lookup, all measured in one run. ``--sweep`` prints instead
+the lookup's top-3 at 6 digits on the *tune* halves for a grid of weights (the signals
+of each description computed once), to choose ``HSWeights`` on tune alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -142,11 +145,37 @@ def table(name: str, cases: list[Case], results: dict[str, tuple[dict, float]]) 
     return "\n".join(lines)
 
 
+GRID = {
+    "dense": (0.5, 1.0),
+    "stems": (0.0, 0.3, 1.0),
+    "heading_stems": (0.0, 0.3, 1.0),
+    "own_stems": (0.0, 0.3, 1.0),
+}
+
+
+def sweep(lookup: HSLookup, sets: dict[str, list[Case]]) -> None:
+    """Top-3 at 6 digits on each set's tune half for every combination of ``GRID``."""
+    tune = {name: [c for c in cases if c.half == "tune"] for name, cases in sets.items()}
+    signals = {name: [lookup.signals(c.text) for c in cases] for name, cases in tune.items()}
+    print(" | ".join([*GRID, *(f"{name} tune" for name in tune)]))
+    for values in itertools.product(*GRID.values()):
+        weights = replace(lookup.weights, **dict(zip(GRID, values, strict=True)))
+        rates = []
+        for name, cases in tune.items():
+            hits = [
+                s is not None and c.code in [x.code for x in lookup.rank(s, weights).candidates]
+                for c, s in zip(cases, signals[name], strict=True)
+            ]
+            rates.append(f"{sum(hits) / len(hits):.3f}")
+        print(" | ".join([*map(str, values), *rates]), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rulings", type=Path, default=RULINGS)
     parser.add_argument("--cases", type=Path, default=CASES)
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="weights on the tune halves")
     args = parser.parse_args()
 
     sets = {
@@ -154,6 +183,9 @@ def main() -> None:
         "HSClassify benchmark (short names)": load_cases(args.cases),
     }
     lookup = Assistant.open(Settings()).hs
+    if args.sweep:
+        sweep(lookup, sets)
+        return
     systems = {"lookup": lambda d: [c.code for c in lookup.lookup(d).candidates]}
     if lookup.embeddings is not None:
         systems["plain vector search"] = NaiveSearch(lookup).codes_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 
-from assistant.hs_languages import HSLanguages, WordIndex, stems
+from assistant.hs_languages import HSLanguages, WordIndex, compound_parts, stems
 from ingest.hs_languages import build, write
 from tests.conftest import DATA
 
@@ -47,3 +47,12 @@ def test_bm25_ranks_the_document_with_the_rare_words_first():
     scores = index.scores("meubelen voor de slaapkamer")
     assert scores.argmax() == 1 and scores.max() == 1.0
     assert not index.scores("onbekend").any()
+
+
+def test_a_compound_meets_the_parts_the_nomenclature_names():
+    known = set(stems("stabilisatoren stang kussens motoren"))
+    assert compound_parts("stabilisatorstang", known) == ["stabil", "stang"]
+    assert compound_parts("motorsteunkussen", known) == ["kussen"]  # "motors" unknown
+    assert compound_parts("onbekendwoord", known) == []
+    index = WordIndex(["stang van staal", "kussen van rubber"])
+    assert index.scores("een stabilisatorstang").argmax() == 0
