@@ -154,14 +154,14 @@ def nomenclature_texts(records: Iterable[tuple[str, dict]]) -> list[str]:
 
 @dataclass(frozen=True)
 class HSWeights:
-    """How the scores combine (chosen on the tune half of the shared benchmark)."""
+    """How the scores combine (chosen on the tune halves of both HS sets: bench.hs --sweep)."""
 
     dense: float = 1.0  # cosine of the description and a path (the retrieval embedder)
     embed_words: int = 30  # words of the description embedded: the goods come first
     words: float = 0.3  # share of the description's idf weight found in a path
-    stems: float = 0.3  # BM25 of the line's texts in every language (0 to 1)
+    stems: float = 0.0  # BM25 of the line's texts in every language (0 to 1)
     heading_stems: float = 0.3  # ... of the heading's texts and its lines'
-    own_stems: float = 0.3  # ... of what a line adds to its heading, within the heading
+    own_stems: float = 1.0  # ... of what a line adds to its heading, within the heading
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
     unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
