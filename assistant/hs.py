@@ -29,6 +29,7 @@ from scipy import sparse
 
 from assistant.embeddings import NamedEmbeddings
 from assistant.hs_languages import HSLanguages, WordIndex
+from assistant.hs_precedents import Precedents
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage, matches
 
@@ -162,6 +163,7 @@ class HSWeights:
     stems: float = 0.0  # BM25 of the line's texts in every language (0 to 1)
     heading_stems: float = 0.3  # ... of the heading's texts and its lines'
     own_stems: float = 1.0  # ... of what a line adds to its heading, within the heading
+    precedents: float = 0.5  # share of the similar rulings' votes for the line's code
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
     unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
@@ -184,6 +186,8 @@ class Signals:
     own_stems: np.ndarray
     qualifier_fit: np.ndarray
     unmatched: np.ndarray
+    precedent_line: np.ndarray  # the similar rulings' votes for the line's code
+    precedent_head: np.ndarray  # ... for any code of the heading
 
 
 class _Tables:
@@ -196,6 +200,7 @@ class _Tables:
         languages: HSLanguages | None = None,
     ):
         self.lines = lines
+        self.position = {c.code: i for i, c in enumerate(lines)}
         heads = list(dict.fromkeys(c.heading for c in lines))
         self.heads = heads
         position = {h: i for i, h in enumerate(heads)}
@@ -267,10 +272,12 @@ class HSLookup:
         *,
         vector_cache: Path | None = None,
         languages: HSLanguages | None = None,
+        precedents: Precedents | None = None,
         weights: HSWeights = HSWeights(),
     ) -> None:
         self.lexical = lexical
         self.languages = languages  # None: the English nomenclature only
+        self.precedents = precedents  # None: no rulings to learn from
         self.embeddings = embeddings  # None: words only (the dense index is still building)
         self.vector_cache = vector_cache  # the shipped vectors of the nomenclature's paths
         self.weights = weights
@@ -304,9 +311,16 @@ class HSLookup:
             self._tables = (generation, ids, tables)
             return tables
 
-    def signals(self, description: str, weights: dict[str, float] | None = None) -> Signals | None:
+    def signals(
+        self,
+        description: str,
+        weights: dict[str, float] | None = None,
+        *,
+        leave_out_same: bool = False,
+    ) -> Signals | None:
         """What the lookup knows of ``description`` against every line and heading, before
-        any weighting (None: nothing to look up)."""
+        any weighting (None: nothing to look up). ``leave_out_same``: a precedent with the
+        very same words does not vote (measuring on the precedents' own rulings)."""
         tables = self.tables()
         tokens = tokenize(description)
         if not tables.lines or not (tokens or description.strip()):
@@ -337,6 +351,14 @@ class HSLookup:
             out=np.zeros(len(tables.lines), dtype=np.float32),
             where=tables.qualifier_count > 0,
         )
+        precedent_line = np.zeros(len(tables.lines), dtype=np.float32)
+        if self.precedents is not None:
+            votes = self.precedents.votes(description, leave_out_same=leave_out_same)
+            for code, share in votes.items():
+                if code in tables.position:
+                    precedent_line[tables.position[code]] = share
+        precedent_head = np.zeros(len(tables.heads), dtype=np.float32)
+        np.add.at(precedent_head, tables.head_of, precedent_line)
         return Signals(
             line_dense=line_sim,
             head_dense=head_sim,
@@ -347,6 +369,8 @@ class HSLookup:
             own_stems=tables.own_words.scores(description),
             qualifier_fit=(tables.qualifiers @ query) / total,
             unmatched=unmatched,
+            precedent_line=precedent_line,
+            precedent_head=precedent_head,
         )
 
     def rank(self, signals: Signals, w: HSWeights, k: int = 3) -> HSResult:
@@ -360,6 +384,7 @@ class HSLookup:
             best_line
             + w.heading * (w.dense * signals.head_dense + w.words * signals.head_words)
             + w.heading_stems * signals.head_stems
+            + w.precedents * signals.precedent_head
         )
         chosen = np.argsort(-heads, kind="stable")[: w.headings]
         rows = np.flatnonzero(np.isin(tables.head_of, chosen))
@@ -367,7 +392,8 @@ class HSLookup:
         # Within a heading: the line's own qualifiers (English), and its texts in every
         # language (a Dutch "van katoen" meets the Dutch line).
         own = w.own_stems * signals.own_stems[rows]
-        scores = heads[tables.head_of[rows]] + w.qualifier * fit + own
+        ruled = w.precedents * signals.precedent_line[rows]
+        scores = heads[tables.head_of[rows]] + w.qualifier * fit + own + ruled
         order = np.argsort(-scores, kind="stable")[:k]
         found = [replace(tables.lines[rows[i]], score=round(float(scores[i]), 4)) for i in order]
         unsure = len(found) > 1 and found[0].score - found[1].score < w.unsure

@@ -32,6 +32,7 @@ from assistant.glossary import expand_query
 from assistant.hs import HSLookup
 from assistant.hs_intent import asks_for_hs_code, product_description
 from assistant.hs_languages import HSLanguages
+from assistant.hs_precedents import Precedents
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
@@ -146,6 +147,7 @@ class Assistant:
                 embeddings,
                 vector_cache=settings.vector_cache,
                 languages=HSLanguages.load(settings.hs_languages),
+                precedents=Precedents.load(settings.hs_precedents),
             ),
             llm=llm,
         )

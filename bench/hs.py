@@ -147,16 +147,21 @@ def table(name: str, cases: list[Case], results: dict[str, tuple[dict, float]]) 
 
 GRID = {
     "dense": (0.5, 1.0),
-    "stems": (0.0, 0.3, 1.0),
+    "stems": (0.0, 0.3),
     "heading_stems": (0.0, 0.3, 1.0),
-    "own_stems": (0.0, 0.3, 1.0),
+    "own_stems": (0.3, 1.0),
+    "precedents": (0.0, 0.25, 0.5, 1.0),
 }
 
 
 def sweep(lookup: HSLookup, sets: dict[str, list[Case]]) -> None:
     """Top-3 at 6 digits on each set's tune half for every combination of ``GRID``."""
     tune = {name: [c for c in cases if c.half == "tune"] for name, cases in sets.items()}
-    signals = {name: [lookup.signals(c.text) for c in cases] for name, cases in tune.items()}
+    # A ruling of the tune half is a precedent too: it must not vote for itself.
+    signals = {
+        name: [lookup.signals(c.text, leave_out_same=True) for c in cases]
+        for name, cases in tune.items()
+    }
     print(" | ".join([*GRID, *(f"{name} tune" for name in tune)]))
     for values in itertools.product(*GRID.values()):
         weights = replace(lookup.weights, **dict(zip(GRID, values, strict=True)))

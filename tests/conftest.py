@@ -101,6 +101,7 @@ def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
     values = dict(
         data_dir=data_dir,
         hs_languages=sample_hs_languages(),
+        hs_precedents=None,  # tests/test_hs_precedents.py reads the shipped ones
         corpus_dir=corpus,
         embedder=TEST_EMBEDDER,
         chunk_size=400,
