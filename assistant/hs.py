@@ -162,7 +162,7 @@ class HSWeights:
     words: float = 0.3  # share of the description's idf weight found in a path
     stems: float = 0.0  # BM25 of the line's texts in every language (0 to 1)
     heading_stems: float = 0.3  # ... of the heading's texts and its lines'
-    own_stems: float = 1.0  # ... of what a line adds to its heading, within the heading
+    own_stems: float = 0.3  # ... of what a line adds to its heading, within the heading
     precedents: float = 0.5  # share of the similar rulings' votes for the line's code
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
