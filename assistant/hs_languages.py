@@ -123,16 +123,39 @@ class WordIndex:
         f = f.astype(np.float32)
         weight = f * (k1 + 1) / (f + k1 * (1 - b + b * lengths[r] / max(average, 1e-9))) * idf[c]
         self.terms = sparse.csr_matrix((weight, (c, r)), shape=(len(self.vocab), n_docs))
+        self.idf = idf
+        self.present = sparse.csr_matrix(
+            (np.ones(len(r), np.float32), (c, r)), shape=(len(self.vocab), n_docs)
+        )
+
+    def _rows(self, text: str) -> tuple[list[int], int]:
+        """The vocabulary rows of ``text``'s stems, and how many of its stems are unknown."""
+        found, unknown = set(), set()
+        for word in words(text):
+            if len(word) >= 2 * _PART + 1:
+                parts = compound_parts(word, self.vocab)
+                found.update(parts)
+                if not parts:
+                    unknown.add(word[:STEM])
+            elif word[:STEM] in self.vocab:
+                found.add(word[:STEM])
+            else:
+                unknown.add(word[:STEM])
+        return [self.vocab[w] for w in found], len(unknown)
+
+    def coverage(self, text: str) -> np.ndarray:
+        """The share of ``text``'s idf weight each document holds (an unknown word weighs
+        as much as the rarest known one): how much of the description it shares."""
+        rows, unknown = self._rows(text)
+        if not rows:
+            return np.zeros(self.terms.shape[1], dtype=np.float32)
+        total = float(self.idf[rows].sum()) + unknown * float(self.idf.max())
+        shared = self.present[rows].T @ self.idf[rows]
+        return np.asarray(shared, dtype=np.float32).ravel() / max(total, 1e-9)
 
     def scores(self, text: str) -> np.ndarray:
         """Each document's BM25 score for ``text``, divided by the best one (0 to 1)."""
-        found = set()
-        for word in words(text):
-            if len(word) >= 2 * _PART + 1:
-                found.update(compound_parts(word, self.vocab))
-            elif word[:STEM] in self.vocab:
-                found.add(word[:STEM])
-        rows = [self.vocab[w] for w in found]
+        rows, _ = self._rows(text)
         if not rows:
             return np.zeros(self.terms.shape[1], dtype=np.float32)
         total = np.asarray(self.terms[rows].sum(axis=0), dtype=np.float32).ravel()

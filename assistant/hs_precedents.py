@@ -50,15 +50,16 @@ class Precedents:
             return None
 
     def votes(self, description: str, *, leave_out_same: bool = False) -> dict[str, float]:
-        """Each code's share of the similar rulings' similarity (0 to 1). ``leave_out_same``
-        skips a ruling with the very same words (measuring on the rulings themselves)."""
-        scores = self.index.scores(description)
+        """Each code's vote: the best share of the description's idf weight a similar
+        ruling with that code holds (0 to 1), so a ruling sharing only a common word barely
+        counts. ``leave_out_same`` skips a ruling with the very same words (measuring on
+        the rulings themselves)."""
+        scores = self.index.coverage(description)
         if leave_out_same:
             own = " ".join(stems(description))
             scores = np.where([d == own for d in self.documents], 0.0, scores)
         votes: dict[str, float] = defaultdict(float)
         for i in np.argsort(-scores, kind="stable")[: self.neighbours]:
             if scores[i] > 0:
-                votes[self.codes[i]] += float(scores[i])
-        total = sum(votes.values()) or 1.0
-        return {code: v / total for code, v in votes.items()}
+                votes[self.codes[i]] = max(votes[self.codes[i]], float(scores[i]))
+        return dict(votes)

@@ -20,7 +20,9 @@ def test_similar_rulings_vote_for_their_codes():
     )
     votes = precedents.votes("een stabilisatorstang voor een motorvoertuig")
     assert max(votes, key=votes.get) == "870880"
-    assert abs(sum(votes.values()) - 1.0) < 1e-6
+    assert all(0 < v <= 1 for v in votes.values())
+    # A ruling sharing one common word with a short name barely votes.
+    assert max(precedents.votes("rubber gloves for surgery").values()) < 0.5
     # A ruling does not vote for itself when the rulings themselves are measured.
     alone = Precedents(["401699"], ["rubber kussen"])
     assert alone.votes("rubber kussen", leave_out_same=True) == {}
