@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install install-test run ask ingest vectors test lint bench
+.PHONY: install install-test run ask ingest vectors hs-precedents test lint bench
 
 # What the server needs, and nothing for tests or LLM mode (see the README).
 $(RUN_STAMP): pyproject.toml
@@ -49,6 +49,11 @@ ask: install
 # changed: vectors still valid are reused, the rest embedded (a test checks it is complete).
 vectors: install
 	$(BIN)/python -m ingest --write-vectors
+
+# Rebuild the HS lookup's precedents (assistant/data/hs-precedents.json.gz) from the tune
+# half of ../shared/eval/hs-rulings-dev (a test checks the shipped file matches).
+hs-precedents: install
+	$(BIN)/python -m ingest.hs_precedents
 
 test: install-test
 	$(BIN)/python -m pytest

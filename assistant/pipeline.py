@@ -29,7 +29,10 @@ from assistant.answer import (
 )
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
 from assistant.glossary import expand_query
-from assistant.hs import HSLookup, asks_for_hs_code, product_description
+from assistant.hs import HSLookup
+from assistant.hs_intent import asks_for_hs_code, product_description
+from assistant.hs_languages import HSLanguages
+from assistant.hs_precedents import Precedents
 from assistant.language import detect_language, message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
@@ -139,7 +142,13 @@ class Assistant:
             retriever=retriever,
             lexical=lexical,
             extractive=extractive,
-            hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
+            hs=HSLookup(
+                lexical,
+                embeddings,
+                vector_cache=settings.vector_cache,
+                languages=HSLanguages.load(settings.hs_languages),
+                precedents=Precedents.load(settings.hs_precedents),
+            ),
             llm=llm,
         )
 
@@ -243,7 +252,7 @@ class Assistant:
         ]
         citations = numbers.citations("\n")
         if result.unsure and query == question:
-            options = " / ".join(f"“{d}”" for d in result.distinctions())
+            options = " / ".join(f"“{d}”" for d in result.distinctions(language))
             text = "\n".join(
                 [
                     message("hs_unsure", language),
