@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
-.PHONY: install install-test run ask ingest vectors train-reader test lint bench
+.PHONY: install install-test run ask ingest vectors train-reader hs-precedents test lint bench
 
 # What the server needs, and nothing for tests or LLM mode (see the README).
 $(RUN_STAMP): pyproject.toml
@@ -55,6 +55,11 @@ vectors: install
 train-reader: install
 	$(BIN)/python -m ingest || [ $$? -eq 1 ]
 	$(BIN)/python -m training.reader
+
+# Rebuild the HS lookup's precedents (assistant/data/hs-precedents.json.gz) from the tune
+# half of ../shared/eval/hs-rulings-dev (a test checks the shipped file matches).
+hs-precedents: install
+	$(BIN)/python -m ingest.hs_precedents
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -28,6 +28,8 @@ import numpy as np
 from scipy import sparse
 
 from assistant.embeddings import NamedEmbeddings
+from assistant.hs_languages import HSLanguages, WordIndex
+from assistant.hs_precedents import Precedents
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.retrieval import Passage, matches
 
@@ -35,58 +37,18 @@ __all__ = [
     "HSCandidate",
     "HSLookup",
     "HSResult",
-    "asks_for_hs_code",
     "nomenclature_texts",
-    "product_description",
 ]
 
 HS_SOURCE = "hs-nomenclature"
 
-_INTENT = re.compile(
-    r"\b(hs|h\.s\.|hts|sh|sa|ncm|schedule\s*b|harmoni[sz]ed\s+(system|code)|tariff\s+(code|number|"
-    r"classification|heading)|commodity\s+code|customs\s+code|nomenclature|"
-    r"code\s+(douanier|tarifaire|sh|nc)|position\s+tarifaire|classement\s+tarifaire|"
-    r"c[oó]digo\s+(arancelario|aduanero|sa|sh|ncm)|partida\s+arancelaria|"
-    r"classifica[çc][ãa]o\s+fiscal)\b",
-    re.IGNORECASE,
-)
-# Words of the request itself, not of the product.
-_REQUEST = set(
-    tokenize(
-        "hs h.s. hts sh sa ncm code codes number tariff classification classify heading "
-        "subheading harmonized harmonised system commodity customs nomenclature schedule "
-        "douanier tarifaire position classement código arancelario aduanero partida "
-        "what which quel quelle quels cual cuál qual product products produit produits "
-        "export exporting import importing ship shipping same thing but also"
-    )
-)
 _HEADING = re.compile(r"^HS heading (\d{4}) — (.+)$", re.MULTILINE)
 _CHAPTER = re.compile(r"^Chapter (\d{2}): (.*?)(?: \(Section [IVXL]+: .*\))?$", re.MULTILINE)
 _LINE = re.compile(r"^- (\d{6}) \((\d{4}\.\d{2})\): (.+)$", re.MULTILINE)
-_LATIN = re.compile(r"[A-Za-z]")
 _PARTS = re.compile(r"[;,](?![^(]*\))")  # commas and semicolons outside brackets
 _EDITION = re.compile(r"\bHS \d{4}\b")
 # What follows these words in a line narrows it by exclusion: not a qualifier to match.
 _EXCLUSION = re.compile(r"\b(?:excluding|other than|except|n\.e\.c)\b|\(not\b|\bnot\b", re.I)
-
-
-def asks_for_hs_code(question: str) -> bool:
-    return bool(_INTENT.search(question))
-
-
-def product_description(question: str) -> str:
-    """The question without the words that only ask for a code; the product's own words
-    are kept as written (accents and scripts the tokenizer drops matter to the embedder)."""
-    cleaned = _INTENT.sub(" ", question)
-    kept = []
-    for word in cleaned.split():
-        tokens = set(tokenize(word))
-        # Request words go, and so do stop words ("what is the"), unlike words of scripts
-        # the tokenizer does not read ("冷冻虾"), which it also returns nothing for.
-        if tokens <= _REQUEST and (tokens or _LATIN.search(word)):
-            continue
-        kept.append(word)
-    return " ".join(kept).strip(" ?!.,;:")
 
 
 @dataclass(frozen=True)
@@ -123,6 +85,7 @@ class HSResult:
 
     candidates: list[HSCandidate]
     unsure: bool = False
+    languages: HSLanguages | None = None  # to name the distinctions in the user's language
 
     @property
     def edition(self) -> str:
@@ -134,9 +97,15 @@ class HSResult:
     def __bool__(self) -> bool:
         return bool(self.candidates)
 
-    def distinctions(self) -> list[str]:
+    def distinctions(self, language: str = "en") -> list[str]:
         """What sets each candidate apart from the others of its heading: the parts of its
-        qualifier ("of cotton") that they do not all have ("knitted or crocheted")."""
+        qualifier ("of cotton") that they do not all have ("knitted or crocheted"). In
+        another language, each line's own text in that language's nomenclature ("De
+        coton" / "D'autres matières textiles") when it has them all and they differ."""
+        if language != "en" and self.languages is not None:
+            names = [self.languages.name(c.code, language) for c in self.candidates]
+            if all(names) and len(set(names)) == len(names):
+                return [str(n) for n in names]
 
         def parts(candidate: HSCandidate) -> dict[tuple[str, ...], str]:
             pieces = (p.strip() for p in _PARTS.split(candidate.qualifier))
@@ -186,9 +155,15 @@ def nomenclature_texts(records: Iterable[tuple[str, dict]]) -> list[str]:
 
 @dataclass(frozen=True)
 class HSWeights:
-    """How the scores combine (chosen on the tune half of the shared benchmark)."""
+    """How the scores combine (chosen on the tune halves of both HS sets: bench.hs --sweep)."""
 
+    dense: float = 1.0  # cosine of the description and a path (the retrieval embedder)
+    embed_words: int = 30  # words of the description embedded: the goods come first
     words: float = 0.3  # share of the description's idf weight found in a path
+    stems: float = 0.0  # BM25 of the line's texts in every language (0 to 1)
+    heading_stems: float = 0.3  # ... of the heading's texts and its lines'
+    own_stems: float = 0.3  # ... of what a line adds to its heading, within the heading
+    precedents: float = 0.5  # share of the similar rulings' votes for the line's code
     heading: float = 0.5  # the heading's own path against its best line
     qualifier: float = 0.3  # within a heading: the line's own qualifiers the product has
     unmatched: float = 0.15  # ... minus the share of qualifiers it does not mention
@@ -196,11 +171,36 @@ class HSWeights:
     unsure: float = 0.03  # best two closer than this: ask
 
 
+@dataclass(frozen=True)
+class Signals:
+    """A description against every line (``line_*``, ``own_stems``, ``qualifier_fit``,
+    ``unmatched``) and heading (``head_*``): cosines, shares of its idf weight, BM25 of
+    word stems in every language (0 to 1)."""
+
+    line_dense: np.ndarray
+    head_dense: np.ndarray
+    line_words: np.ndarray
+    head_words: np.ndarray
+    line_stems: np.ndarray
+    head_stems: np.ndarray
+    own_stems: np.ndarray
+    qualifier_fit: np.ndarray
+    unmatched: np.ndarray
+    precedent_line: np.ndarray  # the similar rulings' votes for the line's code
+    precedent_head: np.ndarray  # ... for any code of the heading
+
+
 class _Tables:
     """The nomenclature as matrices, built once per index generation."""
 
-    def __init__(self, lines: list[HSCandidate], encode: Callable[[list[str]], np.ndarray] | None):
+    def __init__(
+        self,
+        lines: list[HSCandidate],
+        encode: Callable[[list[str]], np.ndarray] | None,
+        languages: HSLanguages | None = None,
+    ):
         self.lines = lines
+        self.position = {c.code: i for i, c in enumerate(lines)}
         heads = list(dict.fromkeys(c.heading for c in lines))
         self.heads = heads
         position = {h: i for i, h in enumerate(heads)}
@@ -228,6 +228,20 @@ class _Tables:
         self.head = self._matrix(head_words)
         self.qualifiers = self._matrix(qualifiers)
         self.qualifier_count = np.asarray(self.qualifiers.sum(axis=1)).ravel()
+        # The same nomenclature in every language the file has, as word stems.
+        line_docs = [f"{c.path} {languages.line_text(c.code) if languages else ''}" for c in lines]
+        head_docs = [
+            f"{c.heading_path} {languages.heading_text(c.heading) if languages else ''}"
+            for c in self.head_rows
+        ]
+        for doc, head in zip(line_docs, self.head_of, strict=True):
+            head_docs[head] += " " + doc
+        self.line_words = WordIndex(line_docs)
+        # What a line adds to its heading, in every language: "of cotton", "Van katoen".
+        self.own_words = WordIndex(
+            [f"{c.qualifier} {languages.line_text(c.code) if languages else ''}" for c in lines]
+        )
+        self.head_words = WordIndex(head_docs)
         self.line_vectors = self.head_vectors = None
         if encode is not None and lines:
             self.line_vectors = _unit(encode([c.path for c in lines]))
@@ -257,9 +271,13 @@ class HSLookup:
         embeddings: NamedEmbeddings | None = None,
         *,
         vector_cache: Path | None = None,
+        languages: HSLanguages | None = None,
+        precedents: Precedents | None = None,
         weights: HSWeights = HSWeights(),
     ) -> None:
         self.lexical = lexical
+        self.languages = languages  # None: the English nomenclature only
+        self.precedents = precedents  # None: no rulings to learn from
         self.embeddings = embeddings  # None: words only (the dense index is still building)
         self.vector_cache = vector_cache  # the shipped vectors of the nomenclature's paths
         self.weights = weights
@@ -289,19 +307,24 @@ class HSLookup:
                     from ingest.vectors import with_cache
 
                     encode = with_cache(self.embeddings, self.vector_cache).encode_passages
-                tables = _Tables(lines, encode)
+                tables = _Tables(lines, encode, self.languages)
             self._tables = (generation, ids, tables)
             return tables
 
-    def lookup(
-        self, description: str, *, k: int = 3, weights: dict[str, float] | None = None
-    ) -> HSResult:
-        """The ``k`` best subheadings; ``weights`` lets a follow-up's words count more."""
+    def signals(
+        self,
+        description: str,
+        weights: dict[str, float] | None = None,
+        *,
+        leave_out_same: bool = False,
+    ) -> Signals | None:
+        """What the lookup knows of ``description`` against every line and heading, before
+        any weighting (None: nothing to look up). ``leave_out_same``: a precedent with the
+        very same words does not vote (measuring on the precedents' own rulings)."""
         tables = self.tables()
         tokens = tokenize(description)
         if not tables.lines or not (tokens or description.strip()):
-            return HSResult([])
-        w = self.weights
+            return None
         query = np.zeros(len(tables.vocab), dtype=np.float32)
         total = 0.0
         for token in dict.fromkeys(tokens):
@@ -316,26 +339,70 @@ class HSLookup:
         line_sim = np.zeros(len(tables.lines), dtype=np.float32)
         head_sim = np.zeros(len(tables.heads), dtype=np.float32)
         if tables.line_vectors is not None:
-            vector = _unit(np.asarray([self.embeddings.embed_query(description)]))[0]
+            lead = " ".join(description.split()[: self.weights.embed_words])
+            vector = _unit(np.asarray([self.embeddings.embed_query(lead)]))[0]
             line_sim = tables.line_vectors @ vector
             head_sim = tables.head_vectors @ vector
-        flat = line_sim + w.words * (tables.path @ query) / total
+        present = (query > 0).astype(np.float32)
+        shared = tables.qualifiers @ present
+        unmatched = np.divide(
+            tables.qualifier_count - shared,
+            tables.qualifier_count,
+            out=np.zeros(len(tables.lines), dtype=np.float32),
+            where=tables.qualifier_count > 0,
+        )
+        precedent_line = np.zeros(len(tables.lines), dtype=np.float32)
+        if self.precedents is not None:
+            votes = self.precedents.votes(description, leave_out_same=leave_out_same)
+            for code, share in votes.items():
+                if code in tables.position:
+                    precedent_line[tables.position[code]] = share
+        precedent_head = np.zeros(len(tables.heads), dtype=np.float32)
+        np.add.at(precedent_head, tables.head_of, precedent_line)
+        return Signals(
+            line_dense=line_sim,
+            head_dense=head_sim,
+            line_words=(tables.path @ query) / total,
+            head_words=(tables.head @ query) / total,
+            line_stems=tables.line_words.scores(description),
+            head_stems=tables.head_words.scores(description),
+            own_stems=tables.own_words.scores(description),
+            qualifier_fit=(tables.qualifiers @ query) / total,
+            unmatched=unmatched,
+            precedent_line=precedent_line,
+            precedent_head=precedent_head,
+        )
+
+    def rank(self, signals: Signals, w: HSWeights, k: int = 3) -> HSResult:
+        """Heading first, then the line within the best headings."""
+        tables = self.tables()
+        flat = w.dense * signals.line_dense + w.words * signals.line_words
+        flat = flat + w.stems * signals.line_stems
         best_line = np.full(len(tables.heads), -np.inf, dtype=np.float32)
         np.maximum.at(best_line, tables.head_of, flat)
-        heads = best_line + w.heading * (head_sim + w.words * (tables.head @ query) / total)
+        heads = (
+            best_line
+            + w.heading * (w.dense * signals.head_dense + w.words * signals.head_words)
+            + w.heading_stems * signals.head_stems
+            + w.precedents * signals.precedent_head
+        )
         chosen = np.argsort(-heads, kind="stable")[: w.headings]
         rows = np.flatnonzero(np.isin(tables.head_of, chosen))
-        present = (query > 0).astype(np.float32)
-        shared = tables.qualifiers[rows] @ present
-        unmatched = np.divide(
-            tables.qualifier_count[rows] - shared,
-            tables.qualifier_count[rows],
-            out=np.zeros(len(rows), dtype=np.float32),
-            where=tables.qualifier_count[rows] > 0,
-        )
-        fit = (tables.qualifiers[rows] @ query) / total - w.unmatched * unmatched
-        scores = heads[tables.head_of[rows]] + w.qualifier * fit
+        fit = signals.qualifier_fit[rows] - w.unmatched * signals.unmatched[rows]
+        # Within a heading: the line's own qualifiers (English), and its texts in every
+        # language (a Dutch "van katoen" meets the Dutch line).
+        own = w.own_stems * signals.own_stems[rows]
+        ruled = w.precedents * signals.precedent_line[rows]
+        scores = heads[tables.head_of[rows]] + w.qualifier * fit + own + ruled
         order = np.argsort(-scores, kind="stable")[:k]
         found = [replace(tables.lines[rows[i]], score=round(float(scores[i]), 4)) for i in order]
         unsure = len(found) > 1 and found[0].score - found[1].score < w.unsure
-        return HSResult(found, unsure=unsure and found[0].qualifier != found[1].qualifier)
+        unsure = unsure and found[0].qualifier != found[1].qualifier
+        return HSResult(found, unsure=unsure, languages=self.languages)
+
+    def lookup(
+        self, description: str, *, k: int = 3, weights: dict[str, float] | None = None
+    ) -> HSResult:
+        """The ``k`` best subheadings; ``weights`` lets a follow-up's words count more."""
+        signals = self.signals(description, weights)
+        return HSResult([]) if signals is None else self.rank(signals, self.weights, k)

@@ -31,7 +31,10 @@ from assistant.answer import (
 )
 from assistant.confidence import Confidence, confidence_features
 from assistant.embeddings import NamedEmbeddings, make_embeddings, part_named
-from assistant.hs import HSLookup, product_description
+from assistant.hs import HSLookup
+from assistant.hs_intent import product_description
+from assistant.hs_languages import HSLanguages
+from assistant.hs_precedents import Precedents
 from assistant.language import message
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.llm import GroundingCheck, LLMComposer, make_chat_model
@@ -123,7 +126,13 @@ class Assistant:
             reader=Reader(lexical, units),
             confidence=Confidence.load(),
             extractive=extractive,
-            hs=HSLookup(lexical, embeddings, vector_cache=settings.vector_cache),
+            hs=HSLookup(
+                lexical,
+                embeddings,
+                vector_cache=settings.vector_cache,
+                languages=HSLanguages.load(settings.hs_languages),
+                precedents=Precedents.load(settings.hs_precedents),
+            ),
             llm=llm,
         )
 
@@ -255,7 +264,7 @@ class Assistant:
         ]
         citations = numbers.citations("\n")
         if result.unsure and not query.follow_up:
-            options = " / ".join(f"“{d}”" for d in result.distinctions())
+            options = " / ".join(f"“{d}”" for d in result.distinctions(language))
             text = "\n".join(
                 [
                     message("hs_unsure", language),

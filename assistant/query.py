@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from assistant.glossary import expand_query
-from assistant.hs import asks_for_hs_code
+from assistant.hs_intent import asks_for_hs_code
 from assistant.language import detect_language
 from assistant.lexical import tokenize
 from assistant.scope import asks_out_of_scope

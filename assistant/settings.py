@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         description="Cached passage vectors of the shipped corpus (`make vectors` writes "
         "them): ingest embeds only the chunks they lack. Empty: embed everything.",
     )
+    hs_languages: Path | None = Field(
+        default=PROJECT_ROOT / "var" / "hs-languages.json.gz",
+        description="The HS nomenclature in other languages (the EU Combined Nomenclature's "
+        "texts, built by `python -m ingest.hs_languages`), so that descriptions in Dutch, "
+        "Greek, Romanian… meet their codes and answers name a code in the user's language. "
+        "Missing or empty: the English nomenclature only.",
+    )
+    hs_precedents: Path | None = Field(
+        default=PROJECT_ROOT / "assistant" / "data" / "hs-precedents.json.gz",
+        description="Binding tariff information rulings the HS lookup takes as precedents "
+        "(word stems and codes; `make hs-precedents` builds them from the tune half of the "
+        "rulings development set). Empty: none.",
+    )
     sentence_embedder: str = Field(
         default="use",
         description="Multilingual model that scores each sentence of the retrieved passages "
@@ -456,7 +469,7 @@ class Settings(BaseSettings):
         "Empty: forwarded headers are ignored and the connecting address is the client.",
     )
 
-    @field_validator("vector_cache", mode="before")
+    @field_validator("vector_cache", "hs_languages", "hs_precedents", mode="before")
     @classmethod
     def _no_cache_when_empty(cls, value: object) -> object:
         """An empty ASSISTANT_VECTOR_CACHE means no cache, not the current folder."""

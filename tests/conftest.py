@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -84,9 +86,22 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
+@functools.cache
+def sample_hs_languages() -> Path:
+    """The HS sample's nomenclature in French and Dutch (tests/data/cn-sample, written in
+    the Combined Nomenclature's layout), built once per run by the real builder."""
+    from ingest.hs_languages import build, write
+
+    out = Path(tempfile.mkdtemp(prefix="hs-languages-")) / "hs-languages.json.gz"
+    write(build(DATA / "cn-sample", 2025), out)
+    return out
+
+
 def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
     values = dict(
         data_dir=data_dir,
+        hs_languages=sample_hs_languages(),
+        hs_precedents=None,  # tests/test_hs_precedents.py reads the shipped ones
         corpus_dir=corpus,
         embedder=TEST_EMBEDDER,
         chunk_size=400,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.hs import HSLookup, nomenclature_texts, product_description
+from assistant.hs import HSLookup, nomenclature_texts
 from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant, Turn
 from assistant.store import chroma_client, vector_store
@@ -45,19 +45,35 @@ def test_close_codes_that_differ_ask_what_separates_them(assistant):
     assert "of textile materials (other than cotton)" in separating
 
 
-def test_the_answer_asks_once_and_the_follow_up_narrows(assistant):
-    question = "What is the HS code for T-shirts?"
+@pytest.mark.parametrize(
+    ("question", "reply", "asks", "caveat"),
+    [
+        (
+            "What is the HS code for T-shirts?",
+            "they are cotton",
+            "What separates them: “of cotton”",
+            "National tariffs add digits (8 to 10)",
+        ),
+        (  # in French, the French nomenclature's own lines
+            "Quel code SH pour des t-shirts ?",
+            "ils sont en coton",
+            "Ce qui les distingue : “De coton” / “D'autres matières textiles”",
+            "Les tarifs nationaux ajoutent des chiffres (8 à 10)",
+        ),
+    ],
+)
+def test_the_answer_asks_once_in_its_language_and_the_follow_up_narrows(
+    assistant, question, reply, asks, caveat
+):
     asked = assistant.answer(question)
     assert asked.mode == "hs-lookup"
-    assert "What separates them: “of cotton”" in asked.text
+    assert asks in asked.text
     assert "HS 2022" not in asked.text  # the sample's title names no edition
-    assert "National tariffs add digits (8 to 10)" in asked.text
-    follow_up = assistant.answer(
-        "they are cotton", [Turn("user", question), Turn("assistant", asked.text)]
-    )
+    assert caveat in asked.text
+    follow_up = assistant.answer(reply, [Turn("user", question), Turn("assistant", asked.text)])
     first = next(line for line in follow_up.text.splitlines() if line.startswith("- "))
     assert "610910" in first
-    assert "What separates them" not in follow_up.text
+    assert asks.split(":")[0] not in follow_up.text
     assert follow_up.citations and follow_up.citations[0].source.startswith("hs-nomenclature/")
 
 
@@ -79,12 +95,6 @@ def test_a_description_in_another_language_finds_the_english_line(built):
     lookup = HSLookup(LexicalIndex(built.lexical_path), make_embeddings("use"))
     assert codes(lookup.lookup("crevettes congelées"))[0][:4] == "0306"
     assert codes(lookup.lookup("meubles de cuisine en bois"))[0][:4] == "9403"
-
-
-def test_the_product_keeps_its_own_words_and_script():
-    assert product_description("What is the HS code for 冷冻虾?") == "冷冻虾"
-    assert product_description("code SH des crevettes congelées ?") == "crevettes congelées"
-    assert product_description("HS code for frozen shrimp") == "frozen shrimp"
 
 
 def test_the_paths_the_lookup_embeds_are_what_make_vectors_caches(built):
@@ -113,3 +123,15 @@ def test_the_tables_are_rebuilt_only_when_the_nomenclature_changes(tmp_path):
     lexical.apply([("hs-2", shrimp.replace("0306", "0307"), hs)], [])
     rebuilt = lookup.tables()
     assert rebuilt is not tables and len(rebuilt.lines) == 2
+
+
+def test_a_description_in_dutch_meets_its_code_through_the_dutch_nomenclature(built):
+    from assistant.hs_languages import HSLanguages
+
+    english_only = HSLookup(LexicalIndex(built.lexical_path))
+    dutch = HSLookup(
+        LexicalIndex(built.lexical_path), languages=HSLanguages.load(built.hs_languages)
+    )
+    description = "Houten meubelen voor slaapkamers"
+    assert codes(dutch.lookup(description))[0] == "940350"
+    assert codes(english_only.lookup(description))[:1] != ["940350"]

@@ -431,3 +431,19 @@ def test_a_restart_with_a_complete_index_never_says_it_is_indexing(
         lexical_lock.release()
     assert phases and phases[-1] == "complete"
     assert set(phases) <= {"starting", "embedder", "complete"}, phases
+
+
+def test_an_hs_question_is_asked_back_in_french_and_the_reply_narrows(new_page, live_server):
+    """ "Ask, and narrow" as a French user types it: the page shows what separates the
+    close codes in French, and the reply settles the code without a second question."""
+    page = new_page()
+    page.goto(live_server.url)
+    ask(page, "Quel code SH pour des t-shirts ?")
+    asked = last_answer(page).locator(".ea-text")
+    expect(asked).to_contain_text("Ce qui les distingue : “De coton” / “D'autres matières")
+    ask(page, "ils sont en coton")
+    settled = last_answer(page).locator(".ea-text")
+    expect(settled).not_to_contain_text("Ce qui les distingue")
+    listed = [line for line in settled.inner_text().splitlines() if "(6109" in line]
+    assert listed and "6109.10 (610910)" in listed[0]
+    screenshot(page, "hs-ask-and-narrow-fr")
