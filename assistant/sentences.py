@@ -17,6 +17,7 @@ import pysbd
 
 __all__ = [
     "MAX_SENTENCE",
+    "MD_LINK",
     "Line",
     "is_sentence",
     "logical_lines",
@@ -174,7 +175,7 @@ _LABEL_LINE = re.compile(
     re.IGNORECASE,
 )
 _URL = re.compile(r"<?(?:https?://|www\.)\S+>?")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # also links Markdown would not parse
 _HEADING = re.compile(
     r"(?:article|art\.|section|sec\.|§+|chapter|chapitre|title|titre|part|partie|subpart|"
     r"sous-section|section|annex|annexe|livre|book|paragraphe|schedule|appendix|appendice|"
@@ -251,10 +252,10 @@ def is_sentence(text: str, language: str = "") -> bool:
     if _LABEL_LINE.match(text) or _FURNITURE.search(text):
         return False
     # Links alone: what is left without URLs and Markdown links is not a sentence.
-    bare = _URL.sub("", _MD_LINK.sub("", text)).strip(" \t.,;:-–—()[]<>*_")
+    bare = _URL.sub("", MD_LINK.sub("", text)).strip(" \t.,;:-–—()[]<>*_")
     if len(bare) < MIN_SENTENCE:
         return False
-    text = _MD_LINK.sub(r"\1", text)
+    text = MD_LINK.sub(r"\1", text)
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 0.5 * len(text):
         return False  # numbers and punctuation: codes, amounts, references

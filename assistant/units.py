@@ -34,7 +34,7 @@ import numpy as np
 from markdown_it import MarkdownIt
 
 from assistant.injection import clean_text
-from assistant.sentences import is_sentence, logical_lines, split_line, trim
+from assistant.sentences import MD_LINK, is_sentence, logical_lines, split_line, trim
 from ingest.vectors import quantize
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 _MIN_CHARS = 12
 _LEAD_IN = re.compile(r"[:：]\s*$")
-# A list marker left at the start of a quote: "2.", "(c)", "iv)", "—".
+# A list marker left at the start of a quote: "2.", "(c)", "iv)", "—"; unlike the
+# sentence filter's, it needs a space after it, so "U.S. exporters" keeps its "U.".
 _MARKER = re.compile(r"^(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)]|[—–•-])\s+")
 # Words that open a sentence leaning on the previous one, in the answered languages.
 _LEANS = re.compile(
@@ -59,7 +60,6 @@ _LEANS = re.compile(
     re.IGNORECASE,
 )
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
-_BARE_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # also links Markdown would not parse
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 
 
@@ -96,7 +96,7 @@ def plain_text(text: str) -> str:
             elif token.type == "image":
                 parts.append(token.content)
     out = "".join(parts)
-    out = _BARE_LINK.sub(r"\1", _AUTOLINK.sub(r"\1", out))
+    out = MD_LINK.sub(r"\1", _AUTOLINK.sub(r"\1", out))
     return " ".join(out.split())
 
 
