@@ -64,21 +64,27 @@ def test_french_question_gets_a_french_lead_in_and_a_cited_answer(assistant):
 
 
 @pytest.mark.parametrize(
-    ("question", "language", "opening"),
+    ("question", "language", "reason"),
     [
-        ("What will the weather be like in Lisbon tomorrow afternoon?", "en", "My sources are"),
-        ("Quel temps fera-t-il demain après-midi à Lisbonne ?", "fr", "Mes sources sont"),
-        ("¿Qué tiempo hará mañana por la tarde en Lisboa?", "es", "Mis fuentes son"),
+        ("What will the weather be like in Lisbon tomorrow afternoon?", "en", "out_of_scope"),
+        ("Quel temps fera-t-il demain après-midi à Lisbonne ?", "fr", "refusal"),
+        ("¿Qué tiempo hará mañana por la tarde en Lisboa?", "es", "refusal"),
     ],
 )
 def test_unrelated_questions_are_refused_in_the_users_language(
-    assistant, question, language, opening
+    assistant, question, language, reason
 ):
+    """Live data asked for in words the scope check knows ("weather") is refused
+    before any search; otherwise the confidence refuses, naming the closest sources."""
     answer = assistant.answer(question)
     assert answer.refused and answer.mode == "refusal"
-    assert answer.language == language and answer.text.startswith(opening)
-    assert answer.citations == []  # live data: no source could help
+    assert answer.language == language and answer.text.startswith(message(reason, language))
     assert answer.text.endswith(message("ask_adviser", language))
+    if reason == "out_of_scope":
+        assert answer.citations == [] and answer.confidence is None
+    else:
+        assert answer.confidence < assistant.settings.refusal_threshold
+        assert all(c.snippet == "" for c in answer.citations)
 
 
 def test_hs_code_lookup(assistant):
