@@ -43,7 +43,9 @@ def handoffs(tmp_path) -> Handoffs:
 def handed_off(handoffs: Handoffs, question: str = "Numéro EORI pour le Maroc ?") -> str:
     conversations = Conversations(handoffs.engine)
     conversation = conversations.new_id()
-    refusal = Answer(text="I can't find this.", refused=True, language="fr", mode="refusal")
+    refusal = Answer(
+        text="My sources do not answer this.", refused=True, language="fr", mode="refusal"
+    )
     conversations.add_turn(conversation, question, refusal)
     return handoffs.hand_off(conversation, 1, channel="web").record.id
 

@@ -91,8 +91,11 @@ def test_unanswerable_question_is_refused_in_the_users_language(client):
     body = client.post(
         "/api/chat", json={"message": "Quel temps fera-t-il demain après-midi à Lisbonne ?"}
     ).json()
-    assert body["refused"] and body["language"] == "fr" and not body["citations"]
-    assert body["answer"].startswith("Je ne trouve pas")
+    assert body["refused"] and body["language"] == "fr"
+    assert body["answer"].startswith("Mes sources ne répondent pas")
+    # the closest sources are offered as "may help", quoting nothing of theirs
+    assert "Ces sources peuvent vous aider" in body["answer"]
+    assert all(c["snippet"] == "" for c in body["citations"])
 
 
 def test_stream_sends_deltas_then_citations_then_the_saved_turn(client):
