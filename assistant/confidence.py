@@ -28,7 +28,14 @@ from assistant.reader import prior
 if TYPE_CHECKING:
     from assistant.reader import Read
 
-__all__ = ["CONFIDENCE_FEATURES", "MODEL_PATH", "Confidence", "confidence_features"]
+__all__ = [
+    "CLIP",
+    "CONFIDENCE_FEATURES",
+    "MODEL_PATH",
+    "SIGNS",
+    "Confidence",
+    "confidence_features",
+]
 
 MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
 
@@ -50,6 +57,32 @@ CONFIDENCE_FEATURES = (
     "query_english",
     "country_missing",  # a country the question names is in none of the best passages
 )
+
+
+# How each feature may move the confidence: +1 never lowers it as the feature grows, -1
+# never raises it, 0 either way. Fitted freely, the model learnt that a unit holding
+# every word of the question is *less* likely to answer (such questions are rare among
+# the paraphrased worked examples) and refused a guide's own sentence asked word for
+# word; with these signs, stronger evidence can only raise the confidence.
+SIGNS = {
+    "best": 1,
+    "gap": 1,
+    "runner_up": 0,
+    "best_prior": 1,
+    "pool_prior": 1,
+    "best_cosine": 1,
+    "best_coverage": 1,
+    "best_coverage_titled": 1,
+    "pool_cosine": 1,
+    "pool_coverage": 1,
+    "best_dense": 1,
+    "best_pool_rank": -1,
+    "agreement": 1,
+    "query_length": 0,
+    "query_english": 0,
+    "country_missing": -1,
+}
+CLIP = 3.0  # standardised features are clipped to +-3: no extrapolation far from training
 
 _COL = {name: i for i, name in enumerate(UNIT_FEATURES)}
 
@@ -110,5 +143,6 @@ class Confidence:
         )
 
     def __call__(self, x: np.ndarray) -> float:
-        z = float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+        standard = np.clip((x - self.mean) / self.scale, -CLIP, CLIP)
+        z = float(standard @ self.coef + self.intercept)
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))

@@ -212,9 +212,9 @@ class Retriever:
         timings = timings if timings is not None else Timings()
         filters = {key: value for key, value in (filters or {}).items() if value}
         k = k or self.k
-        fused, _ = self._ranked(query, filters, max(self.candidates, k), timings)
+        fused, scores = self._ranked(query, filters, max(self.candidates, k), timings)
         t0 = time.perf_counter()
-        result = _dedupe(fused, k)
+        result = _dedupe(fused, k, scores)
         timings.fusion += time.perf_counter() - t0
         return result
 
@@ -232,7 +232,7 @@ class Retriever:
         filters = {key: value for key, value in (filters or {}).items() if value}
         fused, scores = self._ranked(query, filters, 2 * self.pool_size, timings)
         t0 = time.perf_counter()
-        chosen = _dedupe(fused, self.pool_size)
+        chosen = _dedupe(fused, self.pool_size, scores)
         if scores is not None:
             snap = scores.snapshot
             mask = snap.where(lambda m: matches(m, filters)) if filters else None
@@ -270,16 +270,35 @@ def fill_dense(passages: list[Passage], scores: Scores, fused: dict[str, Passage
         passage.dense_rank = int(ranks[row])
 
 
-def _dedupe(passages: list[Passage], k: int, threshold: float = 0.9) -> list[Passage]:
-    kept: list[tuple[Passage, set[str]]] = []
-    for passage in passages:
-        words = set(passage.body.lower().split())
-        if any(_jaccard(words, other) >= threshold for _, other in kept):
+def _dedupe(
+    passages: list[Passage], k: int, scores: Scores | None = None, threshold: float = 0.9
+) -> list[Passage]:
+    """The first ``k`` passages, each near-identical one (words Jaccard >= ``threshold``)
+    left out after the first. With vector ``scores``, only pairs whose vectors are close
+    (cosine >= 0.9) are compared word by word: near-identical texts always are, and the
+    pool's 80 x 160 comparisons shrink to a handful."""
+    close = None
+    if scores is not None:
+        rows = [scores.snapshot.rows.get(p.id) for p in passages]
+        if all(r is not None for r in rows):
+            vectors = scores.snapshot.matrix[rows]
+            close = (vectors @ vectors.T) >= 0.9
+    kept: list[int] = []
+    words: dict[int, set[str]] = {}
+
+    def words_of(i: int) -> set[str]:
+        if i not in words:
+            words[i] = set(passages[i].body.lower().split())
+        return words[i]
+
+    for i in range(len(passages)):
+        others = [j for j in kept if close is None or close[i, j]]
+        if any(_jaccard(words_of(i), words_of(j)) >= threshold for j in others):
             continue
-        kept.append((passage, words))
+        kept.append(i)
         if len(kept) == k:
             break
-    return [p for p, _ in kept]
+    return [passages[i] for i in kept]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -118,3 +118,31 @@ def test_a_tenant_and_database_of_its_own_on_the_server(
     store = vector_store(chroma_client(remote), remote.collection, embeddings)
     top = store.similarity_search("How long to withdraw from a distance contract?", k=3)
     assert any(d.metadata["source"].startswith("regs/consumer-rights") for d in top)
+
+
+def test_exact_search_on_a_server_and_the_same_answer_every_time(
+    settings, corpus, embeddings, chroma_server
+):
+    """Vector search over a `chroma run` server's collection gives the brute-force order
+    (Chroma's approximate index does not), so one question gets one answer."""
+    import numpy as np
+
+    from assistant.dense import ExactSearch
+    from assistant.pipeline import Assistant
+
+    remote = settings.model_copy(update={"chroma_url": chroma_server})
+    Indexer(remote, embeddings).run([corpus])
+    store = vector_store(chroma_client(remote), remote.collection, embeddings)
+    question = "How long to withdraw from a distance contract?"
+    query = np.asarray(embeddings.embed_query(question))
+    scores = ExactSearch(store).score(query)
+    got = store.get(include=["embeddings"])
+    matrix = np.asarray(got["embeddings"])
+    cosine = matrix @ query / np.linalg.norm(matrix, axis=1) / np.linalg.norm(query)
+    expected = [got["ids"][i] for i in np.argsort(-cosine, kind="stable")]
+    assert [scores.snapshot.ids[i] for i in scores.top(len(expected))] == expected
+
+    bot = Assistant.from_settings(remote, store=store)
+    first = bot.answer(question)
+    assert first.citations
+    assert all(bot.answer(question) == first for _ in range(3))

@@ -29,13 +29,14 @@ import argparse
 import hashlib
 import json
 import logging
+import pickle
 import time
 from pathlib import Path
 
 import numpy as np
 
 from assistant.answer import ExtractiveComposer
-from assistant.confidence import CONFIDENCE_FEATURES, confidence_features
+from assistant.confidence import CLIP, CONFIDENCE_FEATURES, SIGNS, confidence_features
 from assistant.confidence import MODEL_PATH as CONFIDENCE_PATH
 from assistant.embeddings import make_embeddings, part_named
 from assistant.lexical import LexicalIndex
@@ -132,6 +133,31 @@ def answer_features(
     return confidence_features(reads, x[order], missing), holds
 
 
+def monotone_logistic(
+    x: np.ndarray, labels: list[bool], l2: float = 1e-3
+) -> tuple[np.ndarray, float]:
+    """A logistic regression whose coefficients keep the signs of ``SIGNS`` (L-BFGS-B
+    with bounds, a little L2): stronger evidence never lowers the confidence."""
+    from scipy.optimize import minimize
+
+    y = np.asarray(labels, dtype=np.float64)
+    n, d = x.shape
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w[:d] + w[d]
+        p = 1.0 / (1.0 + np.exp(-z))
+        value = float(np.mean(np.logaddexp(0.0, z) - y * z) + l2 * w[:d] @ w[:d])
+        grad = np.append(x.T @ (p - y) / n + 2 * l2 * w[:d], np.mean(p - y))
+        return value, grad
+
+    bounds = [
+        {1: (0.0, None), -1: (None, 0.0), 0: (None, None)}[SIGNS[name]]
+        for name in CONFIDENCE_FEATURES
+    ] + [(None, None)]
+    fitted = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    return fitted.x[:d], float(fitted.x[d])
+
+
 def fit_confidence(examples: list[Example], composer: ExtractiveComposer, countries: Path) -> dict:
     """Out-of-fold readings -> logistic regression -> Platt scaling on the tune half."""
     from sklearn.linear_model import LogisticRegression
@@ -158,8 +184,8 @@ def fit_confidence(examples: list[Example], composer: ExtractiveComposer, countr
             tune_labels.append(holds)
     x = np.array(rows)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    lr = LogisticRegression(C=1.0, max_iter=5000).fit((x - mean) / scale, labels)
-    z = ((np.array(tune_rows) - mean) / scale) @ lr.coef_[0] + lr.intercept_[0]
+    coef, intercept = monotone_logistic(np.clip((x - mean) / scale, -CLIP, CLIP), labels)
+    z = np.clip((np.array(tune_rows) - mean) / scale, -CLIP, CLIP) @ coef + intercept
     platt = LogisticRegression(C=100.0).fit(z[:, None], tune_labels)
     a, c = float(platt.coef_[0][0]), float(platt.intercept_[0])
     log.info(
@@ -175,8 +201,8 @@ def fit_confidence(examples: list[Example], composer: ExtractiveComposer, countr
         "features": list(CONFIDENCE_FEATURES),
         "mean": [round(float(v), 6) for v in mean],
         "scale": [round(float(v), 6) for v in scale],
-        "coef": [round(a * float(v), 6) for v in lr.coef_[0]],
-        "intercept": round(a * float(lr.intercept_[0]) + c, 6),
+        "coef": [round(a * float(v), 6) for v in coef],
+        "intercept": round(a * float(intercept) + c, 6),
         "trained_on": "train.jsonl (+ leave-gold-out copies) and dev.jsonl's tune half",
     }
 
@@ -190,6 +216,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--out", type=Path, default=MODEL_PATH.parent, help="Where to write the two model files."
+    )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        help="Keep the questions as read in this file, and read them from it when it exists "
+        "(fitting again without reading again: the reading is most of the time).",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -218,10 +251,18 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-    train = read(load_questions(args.train, half="train")[: args.limit], add_gold=True)
-    tune = read(
-        [q for q in load_questions(args.dev) if q.half == "tune"][: args.limit], add_gold=False
-    )
+    if args.examples and args.examples.is_file():
+        with args.examples.open("rb") as handle:
+            train, tune = pickle.load(handle)
+    else:
+        train = read(load_questions(args.train, half="train")[: args.limit], add_gold=True)
+        tune = read(
+            [q for q in load_questions(args.dev) if q.half == "tune"][: args.limit],
+            add_gold=False,
+        )
+        if args.examples:
+            with args.examples.open("wb") as handle:
+                pickle.dump((train, tune), handle)
     log.info(
         "%d training and %d tune questions read (%.0f s)",
         len(train),
