@@ -42,7 +42,6 @@ MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
 CONFIDENCE_FEATURES = (
     "best",  # the learned ranker's score of the best unit
     "gap",  # its lead over the best unit of another passage
-    "runner_up",  # the best unit of another passage
     "best_prior",  # the hand-set prior of the best unit
     "pool_prior",  # the best prior of any unit
     "best_cosine",  # the best unit's cosine with the question
@@ -63,11 +62,12 @@ CONFIDENCE_FEATURES = (
 # never raises it, 0 either way. Fitted freely, the model learnt that a unit holding
 # every word of the question is *less* likely to answer (such questions are rare among
 # the paraphrased worked examples) and refused a guide's own sentence asked word for
-# word; with these signs, stronger evidence can only raise the confidence.
+# word; with these signs, stronger evidence can only raise the confidence. (The best
+# unit of another passage is left out for the same reason: on the corpus, a strong
+# runner-up meant a well-covered topic, and a guide alone on its topic was refused.)
 SIGNS = {
     "best": 1,
     "gap": 1,
-    "runner_up": 0,
     "best_prior": 1,
     "pool_prior": 1,
     "best_cosine": 1,
@@ -96,7 +96,7 @@ def confidence_features(
     col = {name: i for i, name in enumerate(CONFIDENCE_FEATURES)}
     x[col["country_missing"]] = country_missing
     if not reads:
-        x[col["best"]] = x[col["runner_up"]] = -10.0
+        x[col["best"]] = -10.0
         x[col["best_pool_rank"]] = math.log1p(1000)
         return x
     best, row = reads[0], unit_features[0]
@@ -104,7 +104,6 @@ def confidence_features(
     priors = prior(unit_features)
     top = reads[:5]
     x[col["best"]] = best.model
-    x[col["runner_up"]] = other
     x[col["gap"]] = best.model - other
     x[col["best_prior"]] = priors[0]
     x[col["pool_prior"]] = priors.max()

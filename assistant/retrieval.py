@@ -182,7 +182,9 @@ class Retriever:
                     for name in ("dense", "lexical", "dense_rank", "lexical_rank"):
                         if getattr(passage, name) is not None:
                             setattr(merged, name, getattr(passage, name))
-        return sorted(fused.values(), key=lambda p: (-p.score, p.id))
+        # Stable: a tie keeps the order passages were first met in (vector search first),
+        # which the rankings fix for a given index.
+        return sorted(fused.values(), key=lambda p: -p.score)
 
     def _ranked(
         self, query: str, filters: dict[str, str], n: int, timings: Timings
