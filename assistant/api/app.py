@@ -34,6 +34,7 @@ from assistant.api.routes import (
     whatsapp,
 )
 from assistant.api.schemas import error_responses
+from assistant.api.surrogates import LoneSurrogates
 from assistant.channels.bridge import Bridge, WhatsAppWorker
 from assistant.channels.records import WhatsAppRecords
 from assistant.channels.whatsapp import GraphClient, missing_settings
@@ -150,6 +151,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Added before the size limit, so inside it: it reads only what the limit lets in.
+    app.add_middleware(LoneSurrogates, skip=("/whatsapp/", "/twilio/"))
     # An uploaded guide (one file, in a form) may be larger than any other request.
     upload_bytes = settings.upload_max_bytes + UPLOAD_FORM_BYTES
     app.add_middleware(

@@ -33,6 +33,7 @@ __all__ = [
     "check_length",
     "check_message",
     "client_ip",
+    "conversation_full",
     "conversation_not_found",
     "rate_limited",
 ]
@@ -43,6 +44,16 @@ def conversation_not_found(conversation_id: str) -> ApiError:
         404,
         f"No conversation {conversation_id}.",
         code="conversation_not_found",
+        param="conversation_id",
+    )
+
+
+def conversation_full(settings: Settings) -> ApiError:
+    return ApiError(
+        409,
+        f"This conversation has reached its limit of {settings.max_turns} questions; "
+        "please start a new conversation.",
+        code="conversation_full",
         param="conversation_id",
     )
 
@@ -187,13 +198,7 @@ def get_chat_context(
         if turns is None:
             raise conversation_not_found(conversation_id)
         if turns >= settings.max_turns:
-            raise ApiError(
-                409,
-                f"This conversation has reached its limit of {settings.max_turns} questions; "
-                "please start a new conversation.",
-                code="conversation_full",
-                param="conversation_id",
-            )
+            raise conversation_full(settings)
         history = conversations.history(conversation_id, settings.history_turns)
     charge(request, "questions")
     filters = body.filters.as_dict() if body.filters else None

@@ -54,8 +54,9 @@ def twilio_inbound(form: dict[str, str]) -> Inbound | None:
         if button_action(payload) is not None:
             return Inbound(message_id, sender, "button", payload)
         return Inbound(message_id, sender, "text", form.get("ButtonText") or form.get("Body", ""))
-    media = int(form["NumMedia"]) if form.get("NumMedia", "").isdigit() else 0
-    if media:
+    # ASCII digits only: "²" and "٣" pass str.isdigit() but are no count Twilio sends.
+    count = form.get("NumMedia", "")
+    if count.isascii() and count.isdigit() and int(count):
         kind = form.get("MediaContentType0", "media").split("/")[0] or "media"
         kind = "document" if kind in ("application", "text") else kind
         return Inbound(message_id, sender, kind, form.get("Body", ""))

@@ -8,9 +8,16 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from assistant.api.deps import AssistantDep, ChatContextDep, ConversationsDep, SettingsDep
-from assistant.api.errors import stream_error
+from assistant.api.deps import (
+    AssistantDep,
+    ChatContextDep,
+    ConversationsDep,
+    SettingsDep,
+    conversation_full,
+)
+from assistant.api.errors import error_body, stream_error
 from assistant.api.schemas import ChatResponse, CitationOut, error_responses
+from assistant.conversations import ConversationFull
 
 __all__ = ["router"]
 
@@ -32,11 +39,19 @@ _STREAM_DOC = """Server-Sent Events, each with a JSON `data`:
 
 @router.post("/chat", responses=error_responses(*_ERRORS))
 def chat(
-    context: ChatContextDep, assistant: AssistantDep, conversations: ConversationsDep
+    context: ChatContextDep,
+    assistant: AssistantDep,
+    conversations: ConversationsDep,
+    settings: SettingsDep,
 ) -> ChatResponse:
     """Answer a question, in the conversation given or a new one, with citations."""
     answer = assistant.answer(context.message, context.history, context.filters)
-    saved = conversations.add_turn(context.conversation_id, context.message, answer)
+    try:
+        saved = conversations.add_turn(
+            context.conversation_id, context.message, answer, max_turns=settings.max_turns
+        )
+    except ConversationFull as exc:  # questions asked together: one of them took the last turn
+        raise conversation_full(settings) from exc
     return ChatResponse.of(saved.conversation_id, saved.n, answer)
 
 
@@ -61,8 +76,17 @@ def chat_stream(
                 citations = [CitationOut.of(c).model_dump() for c in event.data]
                 yield ServerSentEvent(event="citations", data=citations)
             elif event.kind == "done":
-                saved = conversations.add_turn(context.conversation_id, context.message, event.data)
+                saved = conversations.add_turn(
+                    context.conversation_id,
+                    context.message,
+                    event.data,
+                    max_turns=settings.max_turns,
+                )
                 done = ChatResponse.of(saved.conversation_id, saved.n, event.data)
                 yield ServerSentEvent(event="done", data=done)
+    except ConversationFull:
+        full = conversation_full(settings)
+        error = error_body(409, full.detail, code=full.code, param=full.param)
+        yield ServerSentEvent(event="error", data=error)
     except Exception as exc:  # the status line is sent: the error becomes an event
         yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))

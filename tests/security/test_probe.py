@@ -1,0 +1,172 @@
+"""What an outside probe still found (issue 22), against a real uvicorn server with the
+protocol ``serve`` uses, each attack made as the probe made it and failing now: 500s on
+odd input, a turn cap that raced, a header block sent in one write, refused requests
+and new conversations that cost nothing.
+
+The WhatsApp and Twilio items are in ``tests/channels``, the uploads' in
+``tests/channels/test_upload_bounds.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from assistant.answer import Answer
+from assistant.api import create_app
+from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
+from tests.api.conftest import sse_events
+from tests.security.test_headers import assert_secured
+from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+KEY = "probe-test-key-51d0"
+FACTORING = "How much of an invoice can I borrow with invoice factoring?"
+MAX_TURNS = 50
+_hosts = count(10)
+
+
+@pytest.fixture(scope="module")
+def server(sample_index, embeddings) -> Iterator[LiveServer]:
+    """The app over the sample index on a real port, served by ``GuardedProtocol``."""
+    settings = sample_index.model_copy(
+        update={"helpdesk_api_keys": [SecretStr(KEY)], "max_turns": MAX_TURNS}
+    )
+    protocol = type(
+        "Protocol", (GuardedProtocol,), {"limits": ConnectionLimits.from_settings(settings)}
+    )
+    options = {**uvicorn_options(settings), "http": protocol}
+    app = create_app(settings, embeddings=embeddings)
+    port = free_port()
+    with ServerThread(app, port, **options):
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url) as client:
+            wait_for(lambda: indexing_phase(client) == "complete", what="vectors attached")
+        yield LiveServer(url=url, app=app, settings=settings)
+
+
+def another_visitor(server: LiveServer) -> httpx.Client:
+    """A client at an address of its own (127.0.0.x), so that its budgets are its own."""
+    transport = httpx.HTTPTransport(local_address=f"127.0.0.{next(_hosts)}")
+    return httpx.Client(base_url=server.url, transport=transport, timeout=120)
+
+
+@pytest.fixture
+def visitor(server) -> Iterator[httpx.Client]:
+    with another_visitor(server) as client:
+        yield client
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    assert set(error) == {"message", "type", "param", "code"}
+    assert_secured(response)
+    return error
+
+
+def raw_json(client: httpx.Client, path: str, body: str, **headers: str) -> httpx.Response:
+    """POST ``body`` as written: a JSON escape such as ``\\ud800`` reaches the server as is."""
+    return client.post(
+        path, content=body.encode(), headers={"Content-Type": "application/json", **headers}
+    )
+
+
+# ------------------------------------------------------------ 1. 500s
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "user", "content": "x \\ud800"}]}',
+            "messages.0.content",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "user", "content": [{"type": "text", "text": "\\udfff"}]}]}',
+            "messages.0.content.0.text",
+        ),
+        ("/api/chat", '{"message": "What is an EORI number? \\ud83d"}', "message"),
+        ("/api/chat/stream", '{"message": "x \\udc00 y"}', "message"),
+    ],
+)
+def test_a_lone_surrogate_is_a_422_not_a_500(visitor, path, body, param):
+    """Before: the tokenizer's TypeError (completions), a 500."""
+    error = assert_error(raw_json(visitor, path, body), 422, "invalid_text")
+    assert error["param"] == param and "\\ud800" in error["message"]
+
+
+def test_a_lone_surrogate_in_a_comment_is_a_422_and_a_pair_is_text(visitor):
+    """Before: ``"comment": "\\ud800"`` was a UnicodeEncodeError in SQLite, a 500. An emoji
+    written as its escaped pair is a character like any other."""
+    conversation = visitor.post("/api/chat", json={"message": FACTORING}).json()
+    rating = {"conversation_id": conversation["conversation_id"], "turn": 1, "rating": "up"}
+    body = json.dumps({**rating, "comment": "PLACEHOLDER"}).replace("PLACEHOLDER", "\\ud800")
+    error = assert_error(raw_json(visitor, "/api/feedback", body), 422, "invalid_text")
+    assert error["param"] == "comment"
+
+    pair = json.dumps({**rating, "comment": "thanks \U0001f44d"})  # ensure_ascii: \ud83d\udc4d
+    assert "\\ud83d\\udc4d" in pair
+    saved = raw_json(visitor, "/api/feedback", pair)
+    assert saved.status_code == 201 and saved.json()["comment"] == "thanks \U0001f44d"
+
+
+@pytest.mark.parametrize("route", ["/report", "/report.csv", "/freshness"])
+@pytest.mark.parametrize(
+    "period",
+    [{"until": "9999-12-31"}, {"until": "0001-01-01"}, {"since": "0001-01-01"}],
+    ids=["until-max", "until-min", "since-min"],
+)
+def test_a_report_period_past_what_a_date_holds_is_a_422(visitor, route, period):
+    """Before: OverflowError, a 500."""
+    response = visitor.get(f"/api/helpdesk{route}", params=period, headers={"X-API-Key": KEY})
+    error = assert_error(response, 422, "invalid_request")
+    assert error["param"] in ("since", "until")
+    widest = {"since": "1970-01-01", "until": "9999-12-30"}
+    response = visitor.get(f"/api/helpdesk{route}", params=widest, headers={"X-API-Key": KEY})
+    assert response.status_code == 200, response.text
+
+
+# ------------------------------------------------------------ 3. the turn cap
+
+
+def test_the_turn_cap_holds_when_questions_come_together(server):
+    """Before: 20 concurrent questions to a 49-turn conversation ended at 69 turns."""
+    conversations = server.app.state.conversations
+    conversation = conversations.new_id()
+    filler = Answer(text="An earlier answer.", citations=[], refused=False, language="en")
+    for _ in range(MAX_TURNS - 1):
+        conversations.add_turn(conversation, "An earlier question?", filler)
+
+    def ask(path: str) -> tuple[int, str]:
+        with another_visitor(server) as client:
+            body = {"message": FACTORING, "conversation_id": conversation}
+            response = client.post(path, json=body)
+            if path.endswith("stream") and response.status_code == 200:
+                events = dict(sse_events(response.text))
+                if "done" in events:
+                    return 200, ""
+                return json.loads(events["error"])["type"], json.loads(events["error"])["code"]
+            code = response.json()["error"]["code"] if response.status_code != 200 else ""
+            return response.status_code, code
+
+    paths = ["/api/chat", "/api/chat/stream"] * 10
+    with ThreadPoolExecutor(len(paths)) as pool:
+        outcomes = list(pool.map(ask, paths))
+    answered = [o for o in outcomes if o[0] == 200]
+    assert len(answered) == 1, outcomes
+    assert all(code == "conversation_full" for status, code in outcomes if status != 200)
+    assert conversations.turn_count(conversation) == MAX_TURNS
