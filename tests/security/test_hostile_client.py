@@ -337,21 +337,25 @@ def raw_exchange(server: LiveServer, request: bytes) -> tuple[str, dict[str, str
 
 
 @pytest.mark.parametrize(
-    "request_bytes",
+    ("request_bytes", "status_line", "code"),
     [
-        b"NOT HTTP AT ALL\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000,  # past h11's 16 KiB
+        (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 Bad Request", "invalid_http"),
+        (  # past 16 KiB (issue 22: 431, whether the block is complete or not)
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000,
+            "HTTP/1.1 431 Request Header Fields Too Large",
+            "headers_too_large",
+        ),
     ],
     ids=["garbage", "endless-headers"],
 )
-def test_the_servers_own_400_is_in_the_error_shape(server, request_bytes):
+def test_the_servers_own_400_is_in_the_error_shape(server, request_bytes, status_line, code):
     """Before: uvicorn's ``Invalid HTTP request received.``, plain text, no headers."""
     status, headers, body = raw_exchange(server, request_bytes)
-    assert status == "HTTP/1.1 400 Bad Request"
+    assert status == status_line
     assert headers["content-type"] == "application/json"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert json.loads(body)["error"]["code"] == "invalid_http"
+    assert json.loads(body)["error"]["code"] == code
 
 
 def test_a_refused_preflight_is_in_the_error_shape(visitor):

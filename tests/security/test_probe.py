@@ -170,3 +170,47 @@ def test_the_turn_cap_holds_when_questions_come_together(server):
     assert len(answered) == 1, outcomes
     assert all(code == "conversation_full" for status, code in outcomes if status != 200)
     assert conversations.turn_count(conversation) == MAX_TURNS
+
+
+# ------------------------------------------------------------ 6. the header block
+
+
+def exchange(server: LiveServer, *writes: bytes) -> bytes:
+    """What the server answers to ``writes``, each sent on its own."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as raw:
+        for data in writes:
+            try:
+                raw.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # refused before the rest arrived
+        answer = b""
+        try:
+            while chunk := raw.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer
+
+
+def head(size: int) -> bytes:
+    """A complete GET whose header block is about ``size`` bytes."""
+    filler = b"".join(b"X-Pad-%d: %s\r\n" % (n, b"a" * 900) for n in range(size // 914 + 1))
+    return b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + filler + b"Connection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-write", "two-writes"])
+def test_a_header_block_past_16_kib_is_refused_in_one_write_or_two(server, split):
+    """Before: a 100 KB header block sent in one write was accepted (in two, refused)."""
+    request = head(100_000)
+    writes = (request[:8000], request[8000:]) if split else (request,)
+    answer = exchange(server, *writes)
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"content-type: application/json" in status
+    assert json.loads(body)["error"]["code"] == "headers_too_large"
+
+
+def test_a_header_block_under_16_kib_is_served(server):
+    answer = exchange(server, head(15_000))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
