@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from assistant.language import detect_language, message
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.settings import Settings
+from assistant.smalltalk import small_talk_kind
 
 __all__ = ["Bridge", "Outcome", "WhatsAppWorker"]
 
@@ -55,6 +57,20 @@ SILENT_KINDS = frozenset({"reaction", "revoke", "system", "request_welcome", "ep
 CAPTIONED_KINDS = frozenset({"image", "video", "document"})
 # Meta only lets a business reply within 24 hours of the user's last message.
 REPLY_WINDOW = dt.timedelta(hours=24)
+# Words of two letters or more a message needs to change the chat's language.
+LANGUAGE_WORDS = 4
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _tells_language(text: str) -> bool:
+    """Whether a message says enough to become the chat's language (what its replies
+    without words of their own are written in): small talk, whose words tell, or a
+    question of ``LANGUAGE_WORDS`` words; not a short code or a form's reply ("Comment
+    Text 4 2 0 0", taken for French)."""
+    kind = small_talk_kind(text)
+    if kind is not None and kind[0] != "vague":
+        return True
+    return len(_WORD.findall(text)) >= LANGUAGE_WORDS
 
 
 def _turn_answer(record) -> Answer:
@@ -153,7 +169,8 @@ class Bridge:
         saved = self.conversations.add_turn(
             chat.conversation_id, question, answer, channel="whatsapp"
         )
-        self.records.set_language(sender, answer.language)
+        if _tells_language(text):
+            self.records.set_language(sender, answer.language)
         return first_replies(
             answer,
             saved.n,
@@ -168,6 +185,8 @@ class Bridge:
             self.records.new_conversation(sender)
             return [Reply(message("new_started", chat.language))]
         answer = self._stored(chat.conversation_id, turn)
+        if answer is None:  # "sources:99": no such answer (another conversation's button)
+            return [Reply(message("answer_not_found", chat.language))]
         if action == "sources":
             return source_replies(answer, public_url=self.settings.public_url)
         return more_replies(answer, first_chars=self.settings.whatsapp_first_chars)

@@ -14,7 +14,7 @@ import hmac
 from xml.sax.saxutils import escape
 
 from assistant.channels.phone import Reply, button_action, split_text
-from assistant.channels.whatsapp import Inbound, SignatureInvalid, SignatureMissing
+from assistant.channels.whatsapp import ID_CHARS, Inbound, SignatureInvalid, SignatureMissing
 
 __all__ = [
     "TWILIO_LIMIT",
@@ -48,7 +48,7 @@ def twilio_inbound(form: dict[str, str]) -> Inbound | None:
     button is ours by its payload (``phone.button_action``), else its text is the
     message; an attachment's ``Body`` is its caption."""
     message_id, sender = form.get("MessageSid", ""), form.get("From", "")
-    if not message_id or not sender:
+    if not (0 < len(message_id) <= ID_CHARS and 0 < len(sender) <= ID_CHARS):
         return None
     if payload := form.get("ButtonPayload", ""):
         if button_action(payload) is not None:
@@ -57,8 +57,9 @@ def twilio_inbound(form: dict[str, str]) -> Inbound | None:
     # ASCII digits only: "²" and "٣" pass str.isdigit() but are no count Twilio sends.
     count = form.get("NumMedia", "")
     if count.isascii() and count.isdigit() and int(count):
-        kind = form.get("MediaContentType0", "media").split("/")[0] or "media"
+        kind = form.get("MediaContentType0", "media").split("/")[0]
         kind = "document" if kind in ("application", "text") else kind
+        kind = kind if kind in ("image", "video", "audio", "document") else "media"
         return Inbound(message_id, sender, kind, form.get("Body", ""))
     if form.get("Latitude"):
         return Inbound(message_id, sender, "location")
