@@ -42,6 +42,7 @@ from assistant.settings import Settings
 from ingest.documents import UPLOADS_ROOT, SourceFile
 from ingest.index import Indexer, Plan, index_locks
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError
+from ingest.structure import visible
 
 __all__ = [
     "ROOT",
@@ -60,7 +61,6 @@ ROOT = UPLOADS_ROOT  # the root label of uploaded guides' chunks, beside "corpus
 _COPY_STEP = 1 << 16
 _ABANDONED = dt.timedelta(minutes=10)  # then a file without its row was left by a crash
 _UNSAFE = re.compile(r"[^\w.-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class UploadRecord(Base):
@@ -139,10 +139,9 @@ class GuideFields:
     topics: str = ""  # comma-separated, as the chunks keep them
 
     def as_dict(self) -> dict[str, str]:
-        """The non-empty fields, on one line each and without control characters."""
-        values = {
-            key: " ".join(_CONTROL.sub("", str(value)).split()) for key, value in vars(self).items()
-        }
+        """The non-empty fields, on one line each, control and bidi-override characters
+        shown as U+FFFD (``visible``)."""
+        values = {key: " ".join(visible(str(value)).split()) for key, value in vars(self).items()}
         values["topics"] = ",".join(t.strip() for t in self.topics.split(",") if t.strip())
         return {key: value for key, value in values.items() if value}
 

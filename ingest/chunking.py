@@ -15,7 +15,7 @@ import json
 from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from ingest.structure import clip, promote_structure, short_title
+from ingest.structure import clip, promote_structure, short_title, visible
 
 __all__ = ["SEP", "Chunker", "chunk_id", "parse_chunk_id"]
 
@@ -67,7 +67,7 @@ class Chunker:
         for part in self._headers.split_text(promote_structure(doc.page_content)):
             # A heading prefixes every chunk below it: a megabyte "heading" must not.
             path = [
-                clip(part.metadata[key], _MAX_HEADING)
+                visible(clip(part.metadata[key], _MAX_HEADING))
                 for _, key in _HEADERS
                 if key in part.metadata
             ]

@@ -265,7 +265,7 @@
   }
 
   function corpusItem(doc) {
-    return el("li", { textContent: [doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ") });
+    return el("li", { dir: "auto", textContent: userText([doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ")) });
   }
 
   async function loadGuides() {
@@ -420,7 +420,8 @@
       $("stale").replaceChildren(
         ...body.sources.map((s) =>
           el("li", {
-            textContent: `${s.title || s.source} — dated ${s.date} (${s.age_days} days) · cited ${s.cited} times since ${body.since}${s.uploaded ? " · your guide" : ""}`,
+            dir: "auto",
+            textContent: `${userText(s.title || s.source)} — dated ${s.date} (${s.age_days} days) · cited ${s.cited} times since ${body.since}${s.uploaded ? " · your guide" : ""}`,
           }),
         ),
       );
@@ -433,7 +434,7 @@
     if (!entries) return;
     $("audit").replaceChildren(
       ...entries.map((e) =>
-        el("li", { textContent: `${when(e.at)} · ${e.key_name} · ${e.action} · ${e.title || e.filename} (version ${e.version})` }),
+        el("li", { dir: "auto", textContent: `${when(e.at)} · ${e.key_name} · ${e.action} · ${userText(e.title || e.filename)} (version ${e.version})` }),
       ),
     );
   }
