@@ -307,6 +307,18 @@ class Settings(BaseSettings):
         "/v1/chat/completions together), a `limits` string: '30/minute', '30/minute;500/day'. "
         "Empty: no limit.",
     )
+    conversation_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="New conversations per client IP address (each may put one entry on "
+        "the helpdesk's review list). Empty: no limit.",
+    )
+    refused_rate_limit: str = Field(
+        default="120/minute",
+        description="Refused requests (any 4xx) per client IP address; past it every "
+        "request of the address is answered 429 at once, before any work, until the window "
+        "has room. Requests a browser sends for another site's page count apart. Empty: "
+        "no limit.",
+    )
     feedback_rate_limit: str = Field(
         default="60/minute", description="Feedback ratings per client IP address. Empty: none."
     )
@@ -390,6 +402,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit",
+        "conversation_rate_limit",
+        "refused_rate_limit",
         "feedback_rate_limit",
         "helpdesk_rate_limit",
         "whatsapp_rate_limit",

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
 from assistant.api.protocol import HeadAsGet
+from assistant.api.refusals import RefusedBudget
 from assistant.api.routes import (
     chat,
     conversations,
@@ -168,6 +169,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
             allow_headers=["Content-Type", "Authorization"],
             max_age=600,
         )
+    # Inside the proxy headers (added before them), which give it the client's address.
+    app.add_middleware(RefusedBudget)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(HeadAsGet)

@@ -191,6 +191,9 @@ def get_chat_context(
     only a question that will be answered costs the client's question budget."""
     message = check_message(body.message, settings)
     if body.conversation_id is None:
+        refusal = request.app.state.budgets.over("conversations", client_ip(request))
+        if refusal is not None:  # a new conversation costs too: each may be a review entry
+            raise rate_limited(refusal, "Too many new conversations from this address")
         conversation_id, history = conversations.new_id(), []
     else:
         conversation_id = str(body.conversation_id)
@@ -201,6 +204,8 @@ def get_chat_context(
             raise conversation_full(settings)
         history = conversations.history(conversation_id, settings.history_turns)
     charge(request, "questions")
+    if body.conversation_id is None:
+        charge(request, "conversations")
     filters = body.filters.as_dict() if body.filters else None
     return ChatContext(message, conversation_id, history, filters or None)
 

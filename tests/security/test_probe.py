@@ -13,6 +13,7 @@ import json
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import count
 
 import httpx
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 from assistant.answer import Answer
 from assistant.api import create_app
 from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
+from assistant.settings import Settings
 from tests.api.conftest import sse_events
 from tests.security.test_headers import assert_secured
 from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
@@ -32,15 +34,14 @@ pytestmark = pytest.mark.slow
 KEY = "probe-test-key-51d0"
 FACTORING = "How much of an invoice can I borrow with invoice factoring?"
 MAX_TURNS = 50
+REFUSED = 20
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
 _hosts = count(10)
 
 
-@pytest.fixture(scope="module")
-def server(sample_index, embeddings) -> Iterator[LiveServer]:
-    """The app over the sample index on a real port, served by ``GuardedProtocol``."""
-    settings = sample_index.model_copy(
-        update={"helpdesk_api_keys": [SecretStr(KEY)], "max_turns": MAX_TURNS}
-    )
+@contextmanager
+def serving(settings: Settings, embeddings) -> Iterator[LiveServer]:
+    """The app of ``settings`` on a real port, served by ``GuardedProtocol``."""
     protocol = type(
         "Protocol", (GuardedProtocol,), {"limits": ConnectionLimits.from_settings(settings)}
     )
@@ -52,6 +53,22 @@ def server(sample_index, embeddings) -> Iterator[LiveServer]:
         with httpx.Client(base_url=url) as client:
             wait_for(lambda: indexing_phase(client) == "complete", what="vectors attached")
         yield LiveServer(url=url, app=app, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def server(sample_index, embeddings) -> Iterator[LiveServer]:
+    """Over the sample index, its limits off but the turn cap."""
+    update = {"helpdesk_api_keys": [SecretStr(KEY)], "max_turns": MAX_TURNS}
+    with serving(sample_index.model_copy(update=update), embeddings) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def budgeted(sample_index, embeddings) -> Iterator[LiveServer]:
+    """Over the sample index, with small budgets for refusals and new conversations."""
+    update = {"refused_rate_limit": f"{REFUSED}/minute", "conversation_rate_limit": "3/minute"}
+    with serving(sample_index.model_copy(update=update), embeddings) as live:
+        yield live
 
 
 def another_visitor(server: LiveServer) -> httpx.Client:
@@ -214,3 +231,67 @@ def test_a_header_block_past_16_kib_is_refused_in_one_write_or_two(server, split
 def test_a_header_block_under_16_kib_is_served(server):
     answer = exchange(server, head(15_000))
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+# ------------------------------------------------------------ 7. free requests
+
+
+def test_refused_requests_have_a_budget_and_past_it_the_door_is_shut(budgeted):
+    """Before: one address sent 826 refused requests a second (404s spend no budget),
+    making others' answers 3-4 times slower. Past its budget of refusals an address is
+    answered 429 at once, its body not even read, and asked to reconnect."""
+    host = f"127.0.0.{next(_hosts)}"
+    transport = httpx.HTTPTransport(local_address=host)
+    with (
+        httpx.Client(base_url=budgeted.url, transport=transport, timeout=120) as flooder,
+        another_visitor(budgeted) as neighbour,
+    ):
+        unknown = f"/api/conversations/{UNKNOWN}"
+        refused = [flooder.get(unknown).status_code for _ in range(REFUSED)]
+        assert refused == [404] * REFUSED
+        shut = assert_error(flooder.get(unknown), 429, "rate_limited")
+        assert "refused requests" in shut["message"]
+        door = flooder.post("/api/chat", json={"message": FACTORING})
+        assert door.status_code == 429 and door.headers["connection"] == "close"
+        assert 0 < int(door.headers["Retry-After"]) <= 60
+        assert neighbour.post("/api/chat", json={"message": FACTORING}).status_code == 200
+
+    # A body announced and never sent: answered without waiting for it.
+    _, port = budgeted.url.removeprefix("http://").split(":")
+    with socket.create_connection(("127.0.0.1", int(port)), 60, (host, 0)) as raw:
+        raw.sendall(
+            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n"
+        )
+        answer = raw.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 429 "), answer[:200]
+
+
+def test_a_hostile_pages_refusals_do_not_shut_the_door_on_its_visitors(budgeted):
+    """What a hostile page makes its visitors' browsers send (cross-site, refused) is
+    counted apart: the same address still uses the chat directly."""
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+    with another_visitor(budgeted) as office:
+        for _ in range(REFUSED + 5):
+            office.post("/api/chat", content=b"{}", headers=cross_site)
+        assert_error(
+            office.post("/api/chat", content=b"{}", headers=cross_site), 429, "rate_limited"
+        )
+        assert office.post("/api/chat", json={"message": FACTORING}).status_code == 200
+
+
+def test_a_new_conversation_costs(budgeted):
+    """Before: each new conversation was free, and each can put one entry on the
+    helpdesk's review list (~30 a minute from one address)."""
+    with another_visitor(budgeted) as visitor:
+        started = [visitor.post("/api/chat", json={"message": FACTORING}) for _ in range(3)]
+        assert [r.status_code for r in started] == [200] * 3
+        error = assert_error(
+            visitor.post("/api/chat", json={"message": FACTORING}), 429, "rate_limited"
+        )
+        assert "new conversations" in error["message"]
+        body = {
+            "message": "and against stock?",
+            "conversation_id": started[0].json()["conversation_id"],
+        }
+        assert visitor.post("/api/chat", json=body).status_code == 200, "one of its own goes on"
