@@ -46,6 +46,7 @@ class Chunker:
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
         self._headers = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=chunk_size,

@@ -58,9 +58,7 @@ def guide_index(root: Path, embeddings, **overrides) -> Settings:
         copy_sample_corpus(root),
         database_url=f"sqlite:///{root / 'assistant.db'}",
         helpdesk_api_keys=[SecretStr(f"anna:{STAFF_KEY}")],
-        upload_max_bytes=MAX_BYTES,
-        upload_max_files=3,
-        **overrides,
+        **{"upload_max_bytes": MAX_BYTES, "upload_max_files": 3, **overrides},
     )
     Indexer(settings, embeddings).run([settings.corpus_dir])
     return settings
