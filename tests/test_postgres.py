@@ -65,7 +65,7 @@ def test_processes_writing_one_conversation_never_share_a_turn_number(database_u
     spawn = multiprocessing.get_context("spawn")  # fresh processes, as uvicorn workers are
     with ProcessPoolExecutor(len(WRITERS), mp_context=spawn) as pool:
         runs = [pool.submit(write_turns, database_url, conversation, w) for w in WRITERS]
-        numbers = [run.result(timeout=300) for run in runs]
+        numbers = [run.result() for run in runs]
 
     every = list(range(1, len(WRITERS) * TURNS_PER_WRITER + 1))
     assert sorted(n for mine in numbers for n in mine) == every

@@ -18,7 +18,6 @@ import logging
 import queue
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -231,15 +230,14 @@ class WhatsAppWorker:
         self._thread.join(timeout)
         self.graph.close()
 
-    def drain(self, timeout: float) -> bool:
-        """Wait until every accepted message is answered; False on timeout."""
-        deadline = time.monotonic() + timeout
+    def drain(self) -> bool:
+        """Wait until every accepted message is answered (True), however long that takes;
+        False when the worker thread is gone with messages still queued."""
         with self._idle:
             while self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if not self._thread.is_alive():
                     return False
-                self._idle.wait(remaining)
+                self._idle.wait(1.0)  # then look whether the thread still runs
         return True
 
     # ------------------------------------------------------------ the webhook's side

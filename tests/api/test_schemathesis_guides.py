@@ -26,7 +26,7 @@ def guides_server(tmp_path_factory, embeddings) -> Iterator[LiveServer]:
 @schema.include(path_regex=f"{GUIDES}|^/api/helpdesk/audit").parametrize()
 @FUZZ
 def test_guide_operations_never_fail(case, guides_server):
-    response = case.call(base_url=guides_server.url, headers={"X-API-Key": STAFF_KEY}, timeout=60)
+    response = case.call(base_url=guides_server.url, headers={"X-API-Key": STAFF_KEY}, timeout=None)
     assert response.status_code < 500, response.text
     assert response.status_code not in {401, 403}, "the helpdesk refused a valid key"
     case.validate_response(response, checks=[status_code_conformance])

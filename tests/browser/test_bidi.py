@@ -21,7 +21,7 @@ from assistant.api import create_app
 from tests.browser.test_page import ask, last_answer
 from tests.channels.test_helpdesk_documents import GUIDE, STAFF_KEY, guide_index
 from tests.channels.test_helpdesk_documents import QUESTION as GUIDE_QUESTION
-from tests.support.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.support.app_fixtures import ServerThread, wait_indexed
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -38,8 +38,8 @@ def url(sample_index, embeddings) -> Iterator[str]:
     port = free_port()
     with ServerThread(create_app(settings, embeddings=embeddings), port):
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        with httpx.Client(base_url=url, timeout=None) as client:
+            wait_indexed(client)
         yield url
 
 
@@ -61,7 +61,7 @@ def test_an_override_in_a_question_or_comment_reverses_nothing(new_page, url):
 
     conversation = json.loads(page.evaluate("localStorage.getItem('ea.current')"))
     rating = {"conversation_id": conversation, "turn": 1, "rating": "down", "comment": COMMENT}
-    assert httpx.post(f"{url}/api/feedback", json=rating).status_code == 201
+    assert httpx.post(f"{url}/api/feedback", json=rating, timeout=None).status_code == 201
 
     desk = new_page(base_url=url)
     desk.goto("/helpdesk")
@@ -79,8 +79,8 @@ def desk_url(tmp_path_factory, embeddings) -> Iterator[str]:
     port = free_port()
     with ServerThread(create_app(settings, embeddings=embeddings), port):
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", what="vectors attached")
+        with httpx.Client(base_url=url, timeout=None) as client:
+            wait_indexed(client)
         yield url
 
 
@@ -93,6 +93,7 @@ def test_an_override_in_a_guides_title_reverses_nothing(new_page, desk_url):
         files={"file": ("levies.md", GUIDE.encode())},
         data={"title": title, "publisher": f"Desk {OVERRIDE}lmth.x"},
         headers={"X-API-Key": STAFF_KEY},
+        timeout=None,
     )
     assert uploaded.status_code == 202, uploaded.text
     (guide,) = uploaded.json()["uploaded"]

@@ -385,7 +385,7 @@ def test_several_entries_changes_and_messages_are_each_answered_once(client, gra
     ]
     response = post_signed(client, call(*values, entries=2))
     assert response.json() == {"queued": 4}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     first = client.app.state.phone_bridge.records.chat(senders[0])
     turns = client.app.state.conversations.get(first.conversation_id).turns
     assert len(turns) == 2
@@ -398,7 +398,7 @@ def test_the_same_message_twice_in_one_call_is_answered_once(client, graph):
     twice = text(sender)
     response = post_signed(client, call(value([twice, twice], sender=sender)))
     assert response.json() == {"queued": 1}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     replies = client.app.state.phone_bridge.records.sends(in_reply_to=twice["id"])
     assert replies and len(graph.sent_to(sender)) == len(replies)
 
@@ -471,7 +471,7 @@ def test_our_own_numbers_and_echoes_are_never_answered(client, graph):
     payload["entry"][0]["changes"][-1]["field"] = "smb_message_echoes"
     response = post_signed(client, payload)
     assert response.json() == {"queued": 0}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     assert graph.requests == []
     assert client.app.state.phone_bridge.records.message(own["id"]) is None
 
@@ -496,7 +496,7 @@ def test_our_other_number_is_known_in_later_calls_and_after_a_restart(
         for server in (client, restarted):
             response = post_signed(server, call(value([text(SECOND_DISPLAY_NUMBER)])))
             assert response.json() == {"queued": 0}
-            server.app.state.whatsapp.drain(timeout=60)
+            server.app.state.whatsapp.drain()
     finally:
         restarted.__exit__(None, None, None)
     assert graph.requests == []
@@ -534,7 +534,7 @@ def test_a_number_not_allowed_is_logged_and_ignored(one_number, graph, caplog):
             ),
         )
     assert response.json() == {"queued": 1}
-    one_number.app.state.whatsapp.drain(timeout=60)
+    one_number.app.state.whatsapp.drain()
     assert "90%" in sent_text(graph, allowed)
     assert graph.attempts_to(other) == []
     assert one_number.app.state.phone_bridge.records.message(ignored["id"]) is None
@@ -629,7 +629,7 @@ def test_a_sender_in_no_form_meta_documents_is_not_answered(client, graph, sende
     with caplog.at_level(logging.WARNING):
         response = post_signed(client, payload)
     assert response.status_code == 200 and response.json() == {"queued": 0}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     assert graph.requests == [] and graph.problems == []
     assert client.app.state.phone_bridge.records.message(found["id"]) is None
     assert any("documented form" in r.getMessage() for r in caplog.records)

@@ -25,7 +25,11 @@ from assistant.channels.whatsapp import Inbound
 from assistant.conversations import ConversationRecord, TurnRecord
 from tests.api.conftest import open_client
 from tests.security.test_headers import assert_secured
-from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
+from tests.support.app_fixtures import (
+    LiveServer,
+    ServerThread,
+    wait_indexed,
+)
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -63,8 +67,8 @@ def server(sample_index, embeddings) -> Iterator[LiveServer]:
     port = free_port()
     with ServerThread(app, port, **options):
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        with httpx.Client(base_url=url, timeout=None) as client:
+            wait_indexed(client)
         yield LiveServer(url=url, app=app, settings=settings)
 
 
@@ -73,14 +77,14 @@ def visitor(server) -> Iterator[httpx.Client]:
     """A client at an address of its own (127.0.0.x), so that its budgets are its own."""
     host = f"127.0.0.{next(_hosts)}"
     transport = httpx.HTTPTransport(local_address=host)
-    with httpx.Client(base_url=server.url, transport=transport, timeout=60) as client:
+    with httpx.Client(base_url=server.url, transport=transport, timeout=None) as client:
         yield client
 
 
 def another_visitor(server) -> httpx.Client:
     host = f"127.0.0.{next(_hosts)}"
     transport = httpx.HTTPTransport(local_address=host)
-    return httpx.Client(base_url=server.url, transport=transport, timeout=60)
+    return httpx.Client(base_url=server.url, transport=transport, timeout=None)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -325,7 +329,7 @@ def test_wrong_keys_lock_their_address_out_not_the_right_key_elsewhere(server):
 def raw_exchange(server: LiveServer, request: bytes) -> tuple[str, dict[str, str], bytes]:
     """Status line, headers and body of what the server answers to ``request`` bytes."""
     host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as raw:
+    with socket.create_connection((host, int(port))) as raw:
         raw.sendall(request)
         data = b""
         while chunk := raw.recv(65536):

@@ -26,7 +26,11 @@ from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_op
 from assistant.settings import Settings
 from tests.api.conftest import sse_events
 from tests.security.test_headers import assert_secured
-from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
+from tests.support.app_fixtures import (
+    LiveServer,
+    ServerThread,
+    wait_indexed,
+)
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -50,8 +54,8 @@ def serving(settings: Settings, embeddings) -> Iterator[LiveServer]:
     port = free_port()
     with ServerThread(app, port, **options):
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", what="vectors attached")
+        with httpx.Client(base_url=url, timeout=None) as client:
+            wait_indexed(client)
         yield LiveServer(url=url, app=app, settings=settings)
 
 
@@ -74,7 +78,7 @@ def budgeted(sample_index, embeddings) -> Iterator[LiveServer]:
 def another_visitor(server: LiveServer) -> httpx.Client:
     """A client at an address of its own (127.0.0.x), so that its budgets are its own."""
     transport = httpx.HTTPTransport(local_address=f"127.0.0.{next(_hosts)}")
-    return httpx.Client(base_url=server.url, transport=transport, timeout=120)
+    return httpx.Client(base_url=server.url, transport=transport, timeout=None)
 
 
 @pytest.fixture
@@ -195,7 +199,7 @@ def test_the_turn_cap_holds_when_questions_come_together(server):
 def exchange(server: LiveServer, *writes: bytes) -> bytes:
     """What the server answers to ``writes``, each sent on its own."""
     host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as raw:
+    with socket.create_connection((host, int(port))) as raw:
         for data in writes:
             try:
                 raw.sendall(data)
@@ -243,7 +247,7 @@ def test_refused_requests_have_a_budget_and_past_it_the_door_is_shut(budgeted):
     host = f"127.0.0.{next(_hosts)}"
     transport = httpx.HTTPTransport(local_address=host)
     with (
-        httpx.Client(base_url=budgeted.url, transport=transport, timeout=120) as flooder,
+        httpx.Client(base_url=budgeted.url, transport=transport, timeout=None) as flooder,
         another_visitor(budgeted) as neighbour,
     ):
         unknown = f"/api/conversations/{UNKNOWN}"
@@ -258,7 +262,7 @@ def test_refused_requests_have_a_budget_and_past_it_the_door_is_shut(budgeted):
 
     # A body announced and never sent: answered without waiting for it.
     _, port = budgeted.url.removeprefix("http://").split(":")
-    with socket.create_connection(("127.0.0.1", int(port)), 60, (host, 0)) as raw:
+    with socket.create_connection(("127.0.0.1", int(port)), None, (host, 0)) as raw:
         raw.sendall(
             b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100000\r\n\r\n"

@@ -42,7 +42,9 @@ def new_page(browser) -> Iterator:
 
     def make(viewport: dict = DESKTOP, locale: str = "en-GB", **options) -> Page:
         context = browser.new_context(viewport=viewport, locale=locale, **options)
-        context.set_default_timeout(20_000)
+        # No time limit on expectations (0): a busy machine only makes them slower; the
+        # tests' hang guard ends one that never comes.
+        context.set_default_timeout(0)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
