@@ -17,12 +17,10 @@ import pytest
 from playwright.sync_api import Locator, expect
 from pydantic import SecretStr
 
-from assistant.api import create_app
 from tests.browser.test_page import ask, last_answer
 from tests.channels.test_helpdesk_documents import GUIDE, STAFF_KEY, guide_index
 from tests.channels.test_helpdesk_documents import QUESTION as GUIDE_QUESTION
-from tests.support.app_fixtures import ServerThread, wait_indexed
-from tests.support.servers import free_port
+from tests.support.app_fixtures import serving
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +33,8 @@ COMMENT = f"Wrong for us {OVERRIDE}%09 ton{OVERRIDE} at all."
 @pytest.fixture(scope="module")
 def url(sample_index, embeddings) -> Iterator[str]:
     settings = sample_index.model_copy(update={"helpdesk_api_keys": [SecretStr(KEY)]})
-    port = free_port()
-    with ServerThread(create_app(settings, embeddings=embeddings), port):
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=None) as client:
-            wait_indexed(client)
-        yield url
+    with serving(settings, embeddings) as live:
+        yield live.url
 
 
 def assert_isolated(node: Locator) -> None:
@@ -75,13 +69,10 @@ def test_an_override_in_a_question_or_comment_reverses_nothing(new_page, url):
 @pytest.fixture(scope="module")
 def desk_url(tmp_path_factory, embeddings) -> Iterator[str]:
     """A server over an index of its own: the test uploads a guide to it."""
-    settings = guide_index(tmp_path_factory.mktemp("bidi-titles"), embeddings)
-    port = free_port()
-    with ServerThread(create_app(settings, embeddings=embeddings), port):
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=None) as client:
-            wait_indexed(client)
-        yield url
+    with serving(
+        guide_index(tmp_path_factory.mktemp("bidi-titles"), embeddings), embeddings
+    ) as live:
+        yield live.url
 
 
 def test_an_override_in_a_guides_title_reverses_nothing(new_page, desk_url):

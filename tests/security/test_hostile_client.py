@@ -18,19 +18,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from assistant.api import create_app
-from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
 from assistant.channels.records import ChatRecord, MessageRecord, WhatsAppRecords
 from assistant.channels.whatsapp import Inbound
 from assistant.conversations import ConversationRecord, TurnRecord
 from tests.api.conftest import open_client
 from tests.security.test_headers import assert_secured
-from tests.support.app_fixtures import (
-    LiveServer,
-    ServerThread,
-    wait_indexed,
-)
-from tests.support.servers import free_port
+from tests.support.app_fixtures import LiveServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -58,18 +51,8 @@ _hosts = count(10)
 @pytest.fixture(scope="module")
 def server(sample_index, embeddings) -> Iterator[LiveServer]:
     """The app over the sample index on a real port, served by ``GuardedProtocol``."""
-    settings = sample_index.model_copy(update=LIMITS)
-    protocol = type(
-        "Protocol", (GuardedProtocol,), {"limits": ConnectionLimits.from_settings(settings)}
-    )
-    options = {**uvicorn_options(settings), "http": protocol}
-    app = create_app(settings, embeddings=embeddings)
-    port = free_port()
-    with ServerThread(app, port, **options):
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=None) as client:
-            wait_indexed(client)
-        yield LiveServer(url=url, app=app, settings=settings)
+    with serving(sample_index.model_copy(update=LIMITS), embeddings, guarded=True) as live:
+        yield live
 
 
 @pytest.fixture
@@ -81,9 +64,13 @@ def visitor(server) -> Iterator[httpx.Client]:
         yield client
 
 
-def another_visitor(server) -> httpx.Client:
-    host = f"127.0.0.{next(_hosts)}"
-    transport = httpx.HTTPTransport(local_address=host)
+def new_host() -> str:
+    """A loopback address (127.0.0.x) no other client of the tests has used."""
+    return f"127.0.0.{next(_hosts)}"
+
+
+def another_visitor(server, host: str | None = None) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=host or new_host())
     return httpx.Client(base_url=server.url, transport=transport, timeout=None)
 
 

@@ -13,25 +13,15 @@ import json
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from itertools import count
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from assistant.answer import Answer
-from assistant.api import create_app
-from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
-from assistant.settings import Settings
 from tests.api.conftest import sse_events
-from tests.security.test_headers import assert_secured
-from tests.support.app_fixtures import (
-    LiveServer,
-    ServerThread,
-    wait_indexed,
-)
-from tests.support.servers import free_port
+from tests.security.test_hostile_client import another_visitor, assert_error, new_host
+from tests.support.app_fixtures import LiveServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -40,30 +30,13 @@ FACTORING = "How much of an invoice can I borrow with invoice factoring?"
 MAX_TURNS = 50
 REFUSED = 20
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-_hosts = count(10)
-
-
-@contextmanager
-def serving(settings: Settings, embeddings) -> Iterator[LiveServer]:
-    """The app of ``settings`` on a real port, served by ``GuardedProtocol``."""
-    protocol = type(
-        "Protocol", (GuardedProtocol,), {"limits": ConnectionLimits.from_settings(settings)}
-    )
-    options = {**uvicorn_options(settings), "http": protocol}
-    app = create_app(settings, embeddings=embeddings)
-    port = free_port()
-    with ServerThread(app, port, **options):
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=None) as client:
-            wait_indexed(client)
-        yield LiveServer(url=url, app=app, settings=settings)
 
 
 @pytest.fixture(scope="module")
 def server(sample_index, embeddings) -> Iterator[LiveServer]:
     """Over the sample index, its limits off but the turn cap."""
     update = {"helpdesk_api_keys": [SecretStr(KEY)], "max_turns": MAX_TURNS}
-    with serving(sample_index.model_copy(update=update), embeddings) as live:
+    with serving(sample_index.model_copy(update=update), embeddings, guarded=True) as live:
         yield live
 
 
@@ -71,30 +44,14 @@ def server(sample_index, embeddings) -> Iterator[LiveServer]:
 def budgeted(sample_index, embeddings) -> Iterator[LiveServer]:
     """Over the sample index, with small budgets for refusals and new conversations."""
     update = {"refused_rate_limit": f"{REFUSED}/minute", "conversation_rate_limit": "3/minute"}
-    with serving(sample_index.model_copy(update=update), embeddings) as live:
+    with serving(sample_index.model_copy(update=update), embeddings, guarded=True) as live:
         yield live
-
-
-def another_visitor(server: LiveServer) -> httpx.Client:
-    """A client at an address of its own (127.0.0.x), so that its budgets are its own."""
-    transport = httpx.HTTPTransport(local_address=f"127.0.0.{next(_hosts)}")
-    return httpx.Client(base_url=server.url, transport=transport, timeout=None)
 
 
 @pytest.fixture
 def visitor(server) -> Iterator[httpx.Client]:
     with another_visitor(server) as client:
         yield client
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    error = response.json()["error"]
-    assert error["code"] == code, error
-    assert set(error) == {"message", "type", "param", "code"}
-    assert_secured(response)
-    return error
 
 
 def raw_json(client: httpx.Client, path: str, body: str, **headers: str) -> httpx.Response:
@@ -244,12 +201,8 @@ def test_refused_requests_have_a_budget_and_past_it_the_door_is_shut(budgeted):
     """Before: one address sent 826 refused requests a second (404s spend no budget),
     making others' answers 3-4 times slower. Past its budget of refusals an address is
     answered 429 at once, its body not even read, and asked to reconnect."""
-    host = f"127.0.0.{next(_hosts)}"
-    transport = httpx.HTTPTransport(local_address=host)
-    with (
-        httpx.Client(base_url=budgeted.url, transport=transport, timeout=None) as flooder,
-        another_visitor(budgeted) as neighbour,
-    ):
+    host = new_host()
+    with another_visitor(budgeted, host) as flooder, another_visitor(budgeted) as neighbour:
         unknown = f"/api/conversations/{UNKNOWN}"
         refused = [flooder.get(unknown).status_code for _ in range(REFUSED)]
         assert refused == [404] * REFUSED

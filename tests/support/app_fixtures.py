@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from assistant.api import create_app
+from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
 from assistant.settings import Settings
 from ingest.index import Indexer
 from tests.conftest import copy_sample_corpus, make_settings
@@ -106,12 +107,20 @@ def other_origin() -> str:
 
 
 @contextmanager
-def serving(settings: Settings, embeddings) -> Iterator[LiveServer]:
-    """The app of ``settings`` on a real port, once its vectors are loaded."""
+def serving(settings: Settings, embeddings, *, guarded: bool = False) -> Iterator[LiveServer]:
+    """The app of ``settings`` on a real port, once its vectors are loaded; ``guarded``:
+    served by the protocol ``serve`` uses (``GuardedProtocol``, with its limits)."""
     app = create_app(settings, embeddings=embeddings)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with ServerThread(app, port):
+    options = {}
+    if guarded:
+        limits = {"limits": ConnectionLimits.from_settings(settings)}
+        options = {
+            **uvicorn_options(settings),
+            "http": type("Protocol", (GuardedProtocol,), limits),
+        }
+    with ServerThread(app, port, **options):
         with httpx.Client(base_url=url, timeout=None) as client:
             wait_indexed(client)
         yield LiveServer(url=url, app=app, settings=settings)
