@@ -377,6 +377,7 @@ class Uploads:
                     shutil.rmtree(self.folder / new.id / str(new.version), ignore_errors=True)
                     raise UploadError(409, "duplicate", "That file was just uploaded.") from exc
                 shutil.rmtree(old_version, ignore_errors=True)
+                self._forget(row.id)
                 self._read[(staged.id, staged.version)] = staged.loaded
         self.on_change()
         return row
@@ -391,8 +392,13 @@ class Uploads:
                 session.add(_audit("delete", row, key_name))
                 session.delete(row)
             shutil.rmtree(self.folder / document_id, ignore_errors=True)
+            self._forget(document_id)
         self.on_change()
         return row
+
+    def _forget(self, document_id: str) -> None:
+        """Drop what an upload read of a guide that is gone or replaced (the lock held)."""
+        self._read = {key: read for key, read in self._read.items() if key[0] != document_id}
 
     def set_status(
         self, row: UploadRecord, status: str, *, chunks: int = 0, reason: str | None = None
