@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from assistant.conversations import Base, UTCDateTime, utc_now
 from assistant.embeddings import NamedEmbeddings
 from assistant.settings import Settings
-from ingest.bounded import ReadLimits, read_bounded
+from ingest.bounded import ReadLimits, read_bounded, start_readers
 from ingest.documents import UPLOADS_ROOT, SourceFile
 from ingest.index import Indexer, Plan, index_locks
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError
@@ -690,6 +690,8 @@ class UploadIndexer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self.uploads.settings.helpdesk_api_keys:  # staff may upload: readers at hand
+            start_readers()
         self.uploads.drop_orphans()
         while not self._stop.is_set():
             woken = self._wake.wait(1.0 if self._awaiting_vectors else None)

@@ -17,6 +17,7 @@ Each bound refused raises ``LoadError`` with a reason a person can act on.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import resource
 import zipfile
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from ingest.index import chunked, with_fields
 from ingest.loaders import LoadError
 from ingest.manifest import Manifest
 
-__all__ = ["ReadLimits", "read_bounded"]
+__all__ = ["ReadLimits", "read_bounded", "start_readers"]
 
 _MIB = 2**20
 
@@ -99,6 +100,13 @@ def read_bounded(
     if outcome == "error":
         raise LoadError(file.path, value)
     return value
+
+
+def start_readers() -> None:
+    """Start the server process readers are forked from, so that the first upload does
+    not wait for it (seconds on a busy machine); ``read_bounded`` starts it otherwise."""
+    _context()
+    multiprocessing.forkserver.ensure_running()
 
 
 _CONTEXT: multiprocessing.context.ForkServerContext | None = None
