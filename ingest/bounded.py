@@ -113,8 +113,8 @@ _CONTEXT: multiprocessing.context.ForkServerContext | None = None
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
-    """Workers are forked from a server process that imported only this module (and so
-    the loaders): quick to start, and without the app's threads and models."""
+    """Workers are forked from a server process that imported the loaders and little
+    else (``ingest.reader_warmup``): quick to start, without the app's threads and models."""
     global _CONTEXT
     if _CONTEXT is None:
         context = multiprocessing.get_context("forkserver")
