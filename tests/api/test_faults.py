@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+import chromadb
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from assistant.api import create_app
 from assistant.settings import Settings
+from assistant.store import connection_lost
 from ingest.index import Indexer
 from tests.api.conftest import open_client, sse_events
 from tests.conftest import copy_sample_corpus, make_settings
@@ -162,6 +164,18 @@ def test_chroma_server_down_at_start_then_up(tmp_path, embeddings):
     finally:
         client.__exit__(None, None, None)
         chroma.stop()
+
+
+def test_a_refused_connection_is_chroma_down_whatever_wraps_it():
+    """What failed ``test_chroma_server_down_at_start_then_up`` on a busy machine (issue
+    22): chromadb raises a refused connection as ``ValueError("Could not connect…")``; by
+    the time the indexer looked at the heartbeat the starting Chroma answered, so the
+    error was taken for a bug and indexing ended "failed" for good. A refused or lost
+    connection now means "try again", whatever wraps it."""
+    with pytest.raises(ValueError, match="Could not connect") as refused:
+        chromadb.HttpClient(host="127.0.0.1", port=free_port())
+    assert connection_lost(refused.value)
+    assert not connection_lost(ValueError("the collection was built with another embedder"))
 
 
 # ------------------------------------------------------------ the LLM server
