@@ -55,6 +55,7 @@ from assistant.answer import Answer
 from assistant.pipeline import Turn
 
 __all__ = [
+    "ConversationFull",
     "ConversationPage",
     "ConversationRecord",
     "Conversations",
@@ -94,6 +95,10 @@ class UnknownConversation(LookupError):
 
 class UnknownTurn(LookupError):
     """The conversation has no turn with this number."""
+
+
+class ConversationFull(Exception):
+    """The conversation already holds the most turns allowed."""
 
 
 class FeedbackFinal(Exception):
@@ -327,11 +332,14 @@ class Conversations:
         *,
         channel: str = "web",
         client: str | None = None,
+        max_turns: int | None = None,
         attempts: int = 3,
     ) -> SavedTurn:
         """Store a question and its answer as the next turn (the conversation is created
         by its first turn); two writers creating the same conversation at once retry.
-        ``client``: the asker's ``client_key``."""
+        ``client``: the asker's ``client_key``. ``ConversationFull`` past ``max_turns``,
+        checked under the lock that numbers the turn, so that questions asked together
+        cannot pass it."""
         for attempt in range(attempts):
             try:
                 with self._writing() as session:
@@ -349,6 +357,8 @@ class Conversations:
                         )
                     )
                     n = (last or 0) + 1
+                    if max_turns is not None and n > max_turns:
+                        raise ConversationFull(conversation_id)
                     session.add(
                         TurnRecord(
                             conversation_id=conversation_id,

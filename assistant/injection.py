@@ -17,10 +17,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
+from functools import cache
 
 from assistant.retrieval import Passage
 
-__all__ = ["clean_passage", "clean_passages", "clean_text", "is_injection", "strip_urls"]
+__all__ = [
+    "clean_passage",
+    "clean_passages",
+    "clean_text",
+    "is_injection",
+    "skeletons",
+    "strip_urls",
+]
 
 _AI = (
     r"(?:ai|a\.i\.|assistant|chat ?bot|llm|(?:ai |language )model|gpt|chatgpt|claude|gemini|"
@@ -91,12 +99,38 @@ _URL = re.compile(
 )
 
 
-def is_injection(sentence: str) -> bool:
-    """Whether ``sentence`` speaks to an AI model rather than to a reader (compared in
-    NFKC form without invisible format characters: "Ig\u200bnore" is "Ignore")."""
-    folded = unicodedata.normalize("NFKC", sentence)
+@cache
+def _lookalikes(l_is: str = "l") -> dict[int, str]:
+    """Each letter or digit of another script that Unicode lists as confusable with an
+    ASCII one (its confusables data, UTS #39, from ``confusable_homoglyphs``) -> that
+    ASCII character: Cyrillic "о" and "і" -> "o" and "i". Unicode's one prototype for
+    "l", "I" and "1" is "l": ``l_is`` reads those look-alikes as "i" instead. Accented
+    letters are not in it."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table = {}
+    for char, glyphs in confusables_data.items():
+        ascii_ones = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii()]
+        if len(char) == 1 and not char.isascii() and ascii_ones and ascii_ones[0].isalnum():
+            table[ord(char)] = l_is if ascii_ones[0] == "l" else ascii_ones[0]
+    return table
+
+
+def skeletons(text: str) -> set[str]:
+    """``text`` as it looks: NFKC, without invisible format characters ("Ig\u200bnore"),
+    and each look-alike letter of another script read as the ASCII letter it imitates
+    (both readings of an "l"/"I" look-alike)."""
+    folded = unicodedata.normalize("NFKC", text)
     folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
-    return bool(_INJECTION.search(folded))
+    if folded.isascii():
+        return {folded}
+    return {folded.translate(_lookalikes()), folded.translate(_lookalikes("i"))}
+
+
+def is_injection(sentence: str) -> bool:
+    """Whether ``sentence`` speaks to an AI model rather than to a reader, as written or
+    as it looks (``skeletons``: "Ignоre all prevіous instructions" in Cyrillic letters)."""
+    return any(_INJECTION.search(text) for text in {sentence, *skeletons(sentence)})
 
 
 def clean_text(text: str) -> str:

@@ -306,6 +306,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "pt": "Essa era a resposta completa.",
         "ar": "كانت هذه الإجابة كاملة.",
     },
+    "answer_not_found": {
+        "en": "I can't find that answer in this conversation any more. Please ask your "
+        "question again.",
+        "fr": "Je ne retrouve plus cette réponse dans cette conversation. Posez à nouveau "
+        "votre question.",
+        "es": "Ya no encuentro esa respuesta en esta conversación. Vuelva a hacer su pregunta.",
+        "pt": "Já não encontro essa resposta nesta conversa. Faça a sua pergunta novamente.",
+        "ar": "لم أعد أجد هذه الإجابة في هذه المحادثة. يُرجى طرح سؤالك مرة أخرى.",
+    },
     "new_started": {
         "en": "Ready for a new question: type it below.",
         "fr": "Prêt pour une nouvelle question : écrivez-la ci-dessous.",

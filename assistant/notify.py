@@ -18,7 +18,6 @@ import queue
 import smtplib
 import ssl
 import threading
-import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -190,15 +189,14 @@ class Notifier:
         if self._redacted is not None:
             logging.getLogger("httpx").removeFilter(self._redacted)
 
-    def drain(self, timeout: float) -> bool:
-        """Wait until everything queued is sent or given up; False on timeout."""
-        deadline = time.monotonic() + timeout
+    def drain(self) -> bool:
+        """Wait until everything queued is sent or given up (True), however long that
+        takes; False when the worker thread is gone with work still queued."""
         with self._idle:
             while self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if not self._thread.is_alive():
                     return False
-                self._idle.wait(remaining)
+                self._idle.wait(1.0)  # then look whether the thread still runs
         return True
 
     # ------------------------------------------------------------ work

@@ -58,6 +58,8 @@ class Budgets:
     def from_settings(cls, settings: Settings) -> Budgets:
         budgets = {
             "questions": settings.rate_limit,
+            "conversations": settings.conversation_rate_limit,
+            "refused": settings.refused_rate_limit,
             "feedback": settings.feedback_rate_limit,
             "conversation_feedback": settings.conversation_feedback_rate_limit,
             "reads": settings.reads_rate_limit,

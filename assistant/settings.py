@@ -301,6 +301,31 @@ class Settings(BaseSettings):
     upload_max_documents: int = Field(
         default=500, ge=1, description="Most uploaded documents kept at once."
     )
+    # What reading a guide may cost, whatever its size in bytes (see ingest/bounded.py).
+    upload_max_pages: int = Field(default=1000, ge=1, description="Most pages in one PDF.")
+    upload_max_unpacked_bytes: int = Field(
+        default=16 * 2**20,
+        ge=2**16,
+        description="Most bytes a PDF's page contents, or a DOCX's parts, may unpack to.",
+    )
+    upload_max_chars: int = Field(
+        default=2_000_000, ge=1000, description="Most characters of text in one guide."
+    )
+    upload_max_chunks: int = Field(
+        default=5000, ge=1, description="Most passages (chunks) one guide may become."
+    )
+    upload_max_total_chunks: int = Field(
+        default=25_000,
+        ge=1,
+        description="Most passages all uploaded guides together may hold (the shipped corpus "
+        "has about 24,000).",
+    )
+    upload_read_seconds: float = Field(
+        default=60.0, gt=0, description="Time budget for reading one file, in its worker."
+    )
+    upload_read_memory_mb: int = Field(
+        default=1024, ge=64, description="Memory budget (MiB) for reading one file."
+    )
     report_evidence_below: float = Field(
         default=0.2,
         description="An answer given on evidence below this counts as unanswered in the "
@@ -425,6 +450,18 @@ class Settings(BaseSettings):
         "/v1/chat/completions together), a `limits` string: '30/minute', '30/minute;500/day'. "
         "Empty: no limit.",
     )
+    conversation_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="New conversations per client IP address (each may put one entry on "
+        "the helpdesk's review list). Empty: no limit.",
+    )
+    refused_rate_limit: str = Field(
+        default="120/minute",
+        description="Refused requests (any 4xx) per client IP address; past it every "
+        "request of the address is answered 429 at once, before any work, until the window "
+        "has room. Requests a browser sends for another site's page count apart. Empty: "
+        "no limit.",
+    )
     feedback_rate_limit: str = Field(
         default="60/minute", description="Feedback ratings per client IP address. Empty: none."
     )
@@ -517,6 +554,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit",
+        "conversation_rate_limit",
+        "refused_rate_limit",
         "feedback_rate_limit",
         "helpdesk_rate_limit",
         "whatsapp_rate_limit",

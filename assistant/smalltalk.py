@@ -4,8 +4,12 @@ reply of the assistant's own, in every channel, never a retrieval answer with ci
 
 Small talk is told by its words, not by a list of sentences: a short message made only
 of the words of greetings, thanks, questions about the assistant and requests for help
-(in the languages it answers), with at least one word that says which. "Hello, what is
-an EORI number?" has other words: it is a question, and is answered as one.
+(in the languages it answers), with at least one word that says which, and at most one
+other word when it asks nothing ("Hello World", "Thanks Anna"). "Hello, what is an EORI
+number?" has other words: it is a question, and is answered as one. A message with too
+little in it to search for (one word or none besides filler, and no question mark:
+"caption", "ok") gets the help reply, asking for a question in a sentence, rather than
+whatever passages its one word happens to match.
 """
 
 from __future__ import annotations
@@ -65,7 +69,9 @@ _WITH_WORDS = {
     "pt": "dia tarde noite muito muita e o os faz fazer pode podes me meu por",
     "ar": "الخير عليكم و ماذا يمكنك تفعل هل",
 }
-_WITH = {word for words in _WITH_WORDS.values() for word in words.split()}
+_WITH_BY_LANGUAGE = {language: set(words.split()) for language, words in _WITH_WORDS.items()}
+_WITH = set().union(*_WITH_BY_LANGUAGE.values())
+_QUESTION_MARKS = "?؟¿？"
 _KIND_ORDER = ("thanks", "identity", "help", "greeting")  # which reply a mix of them gets
 
 
@@ -77,28 +83,37 @@ def _words(text: str) -> list[str]:
 
 
 def small_talk_kind(text: str) -> tuple[str, str] | None:
-    """(kind, language) of a message that is only small talk, else None."""
+    """(kind, language) of a message that is only small talk, or too little to search
+    for ("vague"), else None."""
     words = _words(text)
-    if not words or len(words) > MAX_WORDS:
+    if len(words) > MAX_WORDS:
         return None
+    asks = any(mark in text for mark in _QUESTION_MARKS)
     kinds: list[str] = []
-    languages: dict[str, int] = {}
+    languages: dict[str, float] = {}
+    others = 0  # words that are neither small talk nor filler
     for word in words:
         found = [kind for kind in _KIND_ORDER if word in _KINDS[kind]]
         if not found and word not in _WITH:
-            return None
+            others += 1
         for kind in found:
             kinds.append(kind)
             language = _KINDS[kind][word]
             languages[language] = languages.get(language, 0) + 1
-    if not kinds:
+        for language, filler in _WITH_BY_LANGUAGE.items():
+            if not found and word in filler:  # filler tells a little ("what is": English)
+                languages[language] = languages.get(language, 0) + 0.5
+    if others > (0 if asks else 1):
         return None
-    kind = next(kind for kind in _KIND_ORDER if kind in kinds)
-    return kind, max(languages, key=lambda language: languages[language])
+    if not kinds and asks and words:
+        return None  # "What is it?": a question, for the sources to answer or refuse
+    kind = next((kind for kind in _KIND_ORDER if kind in kinds), "vague")
+    language = max(languages, key=lambda lang: languages[lang]) if languages else "en"
+    return kind, language
 
 
 def _reply(kind: str, language: str) -> str:
-    opener = message(f"smalltalk_{kind}", language)
+    opener = message(f"smalltalk_{'help' if kind == 'vague' else kind}", language)
     intro, examples = message("smalltalk_intro", language), message("smalltalk_examples", language)
     return f"{opener} {intro}\n{examples}"
 
@@ -113,12 +128,19 @@ def _unsupported(language: str) -> str:
 def small_talk(question: str) -> Answer | None:
     """The assistant's own reply to small talk or to a question in a language it does not
     answer; None for a question the sources should answer."""
-    if (found := small_talk_kind(question)) is not None:
-        kind, language = found
-        return Answer(text=_reply(kind, language), language=language, mode="smalltalk")
+    found = small_talk_kind(question)
+    if found is not None and found[0] != "vague":
+        return _small_talk_answer(*found)
     language = unsupported_language(question)
-    if language is None or language in SUPPORTED:
-        return None
-    return Answer(
-        text=_unsupported(language), refused=True, language=language, mode="unsupported-language"
-    )
+    if language is not None and language not in SUPPORTED:
+        return Answer(
+            text=_unsupported(language),
+            refused=True,
+            language=language,
+            mode="unsupported-language",
+        )
+    return _small_talk_answer(*found) if found is not None else None
+
+
+def _small_talk_answer(kind: str, language: str) -> Answer:
+    return Answer(text=_reply(kind, language), language=language, mode="smalltalk")

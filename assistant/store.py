@@ -26,6 +26,7 @@ __all__ = [
     "chroma_address",
     "chroma_client",
     "chroma_reachable",
+    "connection_lost",
     "existing_collection",
     "vector_store",
 ]
@@ -98,6 +99,20 @@ def _limit_waits(client: ClientAPI, seconds: float) -> None:
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
         session.timeout = httpx.Timeout(seconds, connect=min(seconds, 3.0))
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised from, a connection to a server refused or lost:
+    chromadb's client raises ``ValueError("Could not connect to a Chroma server…")``
+    from httpx's ``ConnectError``."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def chroma_reachable(settings: Settings) -> bool:

@@ -2,14 +2,19 @@
 database, and a thread that indexes them with the corpus's own resume logic.
 
 An upload is checked in the request (type, size, count, duplicate; then loaded and
-chunked like any corpus file, so that a corrupt or hostile file is refused with its
-reason) and stored: its file first (``uploads/<id>/<version>/<name>``), then its row
-and the audit entry, in one transaction. The thread then brings the ``uploads`` root of
-both indexes in line with the rows, as ``ingest`` does for a folder: each run plans
-every current upload, writes the BM25 records that differ (keyword search at once) and,
-once the vector index is up, embeds what Chroma lacks. A crash at any point leaves rows
-and indexes that the next run's comparison repairs; a deleted or replaced guide's old
-chunks go because they are no longer planned.
+chunked like any corpus file, in a worker with bounds on its pages, unpacked bytes,
+characters, passages, time and memory, ``ingest.bounded``, so that a corrupt or hostile
+file is refused with its reason) and stored: its file first
+(``uploads/<id>/<version>/<name>``), then its row and the audit entry, in one
+transaction. Only the storing holds the lock: a slow file delays no one else's upload.
+
+The thread then brings the ``uploads`` root of both indexes in line with the rows, as
+``ingest`` does for a folder: each run plans every current upload (with the chunks its
+upload read), writes the BM25 records that differ (keyword search at once) and, once
+the vector index is up, embeds what Chroma lacks, stopping between batches when a guide
+was added, changed or deleted meanwhile (the next run starts from the new list). A crash
+at any point leaves rows and indexes that the next run's comparison repairs; a deleted
+or replaced guide's old chunks go because they are no longer planned.
 
     queued -> searchable (keywords) -> ready (vectors too);  failed: ``reason`` says why
 """
@@ -26,6 +31,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -39,9 +45,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from assistant.conversations import Base, UTCDateTime, utc_now
 from assistant.embeddings import NamedEmbeddings
 from assistant.settings import Settings
+from ingest.bounded import ReadLimits, read_bounded, start_readers
 from ingest.documents import UPLOADS_ROOT, SourceFile
 from ingest.index import Indexer, Plan, index_locks
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError
+from ingest.structure import visible
 
 __all__ = [
     "ROOT",
@@ -51,6 +59,7 @@ __all__ = [
     "UploadError",
     "UploadIndexer",
     "UploadRecord",
+    "UploadRun",
     "Uploads",
 ]
 
@@ -60,7 +69,6 @@ ROOT = UPLOADS_ROOT  # the root label of uploaded guides' chunks, beside "corpus
 _COPY_STEP = 1 << 16
 _ABANDONED = dt.timedelta(minutes=10)  # then a file without its row was left by a crash
 _UNSAFE = re.compile(r"[^\w.-]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class UploadRecord(Base):
@@ -139,10 +147,9 @@ class GuideFields:
     topics: str = ""  # comma-separated, as the chunks keep them
 
     def as_dict(self) -> dict[str, str]:
-        """The non-empty fields, on one line each and without control characters."""
-        values = {
-            key: " ".join(_CONTROL.sub("", str(value)).split()) for key, value in vars(self).items()
-        }
+        """The non-empty fields, on one line each, control and bidi-override characters
+        shown as U+FFFD (``visible``)."""
+        values = {key: " ".join(visible(str(value)).split()) for key, value in vars(self).items()}
         values["topics"] = ",".join(t.strip() for t in self.topics.split(",") if t.strip())
         return {key: value for key, value in values.items() if value}
 
@@ -169,10 +176,16 @@ class _Staged:
     path: Path
     size: int
     sha256: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    version: int = 1
     title: str = ""
     date: str = ""
     language: str = ""
-    chunks: int = 0
+    loaded: tuple[list[str], list] = ((), ())  # chunk ids and chunks, as read
+
+    @property
+    def chunks(self) -> int:
+        return len(self.loaded[0])
 
 
 @dataclass
@@ -217,7 +230,18 @@ class Uploads:
         self._staging = self.folder / ".staging"
         Base.metadata.create_all(engine, tables=_TABLES)
         self.indexer = Indexer(settings)  # chunks and writes BM25 records (no embedder)
-        self._lock = threading.Lock()  # one check-then-store at a time in this process
+        self.limits = ReadLimits(
+            max_pages=settings.upload_max_pages,
+            max_unpacked_bytes=settings.upload_max_unpacked_bytes,
+            max_chars=settings.upload_max_chars,
+            max_chunks=settings.upload_max_chunks,
+            seconds=settings.upload_read_seconds,
+            memory_mb=settings.upload_read_memory_mb,
+        )
+        self._lock = threading.Lock()  # one final check-then-store at a time in this process
+        # (id, version) -> its chunk ids and chunks as the upload's check read them, for
+        # the indexer (read once, not twice).
+        self._read: dict[tuple[str, int], tuple[list[str], list]] = {}
         self.on_change: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------ reading
@@ -242,9 +266,27 @@ class Uploads:
         return self.folder / row.id / str(row.version) / row.filename
 
     def chunks_of(self, row: UploadRecord) -> tuple[list[str], list]:
-        """The chunk ids and chunks of the current version (raises ``LoadError``)."""
-        file = SourceFile(ROOT, row.source, self.path_of(row))
-        return self.indexer.chunks_of(file, _metadata(row.fields), defaults=_dated(row.uploaded_on))
+        """The chunk ids and chunks of the current version: as its upload read them, else
+        read again within the bounds (raises ``LoadError``)."""
+        with self._lock:
+            read = self._read.pop((row.id, row.version), None)
+        if read is not None:
+            return read
+        return self._read_bounded(
+            SourceFile(ROOT, row.source, self.path_of(row)), row.fields, row.uploaded_on
+        )
+
+    def _read_bounded(
+        self, file: SourceFile, fields: dict[str, str], day: str
+    ) -> tuple[list[str], list]:
+        return read_bounded(
+            file,
+            self.indexer.manifest,
+            self.indexer.chunker,
+            self.limits,
+            metadata=_metadata(fields),
+            defaults=_dated(day),
+        )
 
     # ------------------------------------------------------------ writing
 
@@ -256,11 +298,13 @@ class Uploads:
         with self._receiving() as staging:
             batch = self._receive(name, stream, staging, allow_zip=True)
             today = dt.date.today().isoformat()
-            with self._lock:
+            self._check_each(batch, self.all(), fields, today, replacing=None)
+            with self._lock:  # what another upload stored meanwhile
                 existing = self.all()
-                self._check_each(batch, existing, fields, today, replacing=None)
+                self._drop_duplicates(batch, existing, replacing=None)
                 if not batch.staged:
                     raise _refusal(batch.rejected)
+                self._check_room(batch, existing, replacing=None)
                 room = self.settings.upload_max_documents - len(existing)
                 if len(batch.staged) > room:
                     raise UploadError(
@@ -280,6 +324,7 @@ class Uploads:
                     for row in rows:
                         shutil.rmtree(self.folder / row.id, ignore_errors=True)
                     raise UploadError(409, "duplicate", "That guide was just uploaded.") from exc
+                self._read.update(((s.id, s.version), s.loaded) for s in batch.staged)
         self.on_change()
         return rows, batch.rejected
 
@@ -296,18 +341,28 @@ class Uploads:
         with self._receiving() as staging:
             batch = self._receive(name, stream, staging, allow_zip=False)
             today = dt.date.today().isoformat()
-            with self._lock:
-                row = self.get(document_id)
-                if row is None:
+            row = self.get(document_id)
+            if row is None:
+                raise _not_found(document_id)
+            kept = {k: v for k, v in row.fields.items() if k != "date"}
+            merged = GuideFields(**{**kept, **fields.as_dict()})
+            for staged in batch.staged:
+                staged.id, staged.version = row.id, row.version + 1
+            self._check_each(batch, self.all(), merged, today, replacing=row)
+            with self._lock:  # what another upload stored meanwhile
+                current = self.get(document_id)
+                if current is None:
                     raise _not_found(document_id)
-                kept = {k: v for k, v in row.fields.items() if k != "date"}
-                merged = GuideFields(**{**kept, **fields.as_dict()})
-                self._check_each(batch, self.all(), merged, today, replacing=row)
+                if current.version != row.version:
+                    raise UploadError(
+                        409, "changed", "That guide was replaced meanwhile; look and try again."
+                    )
+                self._drop_duplicates(batch, self.all(), replacing=row)
                 if not batch.staged:
                     raise _refusal(batch.rejected)
+                self._check_room(batch, self.all(), replacing=row)
                 staged = batch.staged[0]
                 new = self._row(staged, merged, today, key_name)
-                new.id, new.version = row.id, row.version + 1
                 self._place(staged, new)
                 old_version = self.folder / row.id / str(row.version)
                 try:
@@ -322,6 +377,8 @@ class Uploads:
                     shutil.rmtree(self.folder / new.id / str(new.version), ignore_errors=True)
                     raise UploadError(409, "duplicate", "That file was just uploaded.") from exc
                 shutil.rmtree(old_version, ignore_errors=True)
+                self._forget(row.id)
+                self._read[(staged.id, staged.version)] = staged.loaded
         self.on_change()
         return row
 
@@ -335,8 +392,13 @@ class Uploads:
                 session.add(_audit("delete", row, key_name))
                 session.delete(row)
             shutil.rmtree(self.folder / document_id, ignore_errors=True)
+            self._forget(document_id)
         self.on_change()
         return row
+
+    def _forget(self, document_id: str) -> None:
+        """Drop what an upload read of a guide that is gone or replaced (the lock held)."""
+        self._read = {key: read for key, read in self._read.items() if key[0] != document_id}
 
     def set_status(
         self, row: UploadRecord, status: str, *, chunks: int = 0, reason: str | None = None
@@ -447,7 +509,25 @@ class Uploads:
         *,
         replacing: UploadRecord | None,
     ) -> None:
-        """Keep the staged files that are new and load as text; reject the others."""
+        """Keep the staged files that are new and read as text within the bounds; reject
+        the others (no lock held: reading may take the whole time budget)."""
+        self._drop_duplicates(batch, existing, replacing=replacing)
+        kept: list[_Staged] = []
+        for staged in batch.staged:
+            try:
+                self._load(staged, fields, today)
+            except LoadError as exc:
+                batch.rejected.append(Rejected(staged.name, exc.reason))
+                continue
+            kept.append(staged)
+        batch.staged = kept
+
+    @staticmethod
+    def _drop_duplicates(
+        batch: _Batch, existing: list[UploadRecord], *, replacing: UploadRecord | None
+    ) -> None:
+        """Reject the staged files already uploaded (same content or same name), or
+        twice in the batch."""
         others = [row for row in existing if replacing is None or row.id != replacing.id]
         names = {row.filename.lower(): row for row in others}
         digests = {row.sha256: row for row in existing}
@@ -460,31 +540,40 @@ class Uploads:
                 hint = "" if itself else "; replace it instead"
                 batch.rejected.append(Rejected(staged.name, f"already uploaded as {what}{hint}"))
                 continue
-            try:
-                self._load(staged, fields, today)
-            except LoadError as exc:
-                batch.rejected.append(Rejected(staged.name, exc.reason))
-                continue
-            digests[staged.sha256] = UploadRecord(filename=staged.name, title=staged.title)
+            digests[staged.sha256] = UploadRecord(filename=staged.name, title=staged.name)
             names[staged.name.lower()] = digests[staged.sha256]
             kept.append(staged)
         batch.staged = kept
 
+    def _check_room(
+        self, batch: _Batch, existing: list[UploadRecord], *, replacing: UploadRecord | None
+    ) -> None:
+        """Refuse what would pass the passages all guides may hold together."""
+        limit = self.settings.upload_max_total_chunks
+        held = sum(row.chunks for row in existing if replacing is None or row.id != replacing.id)
+        adding = sum(staged.chunks for staged in batch.staged)
+        if held + adding > limit:
+            raise UploadError(
+                422,
+                "too_many_passages",
+                f"These guides make {adding:,} passages; with the {held:,} of the guides "
+                f"uploaded they would pass the limit of {limit:,}; delete some first.",
+            )
+
     def _load(self, staged: _Staged, fields: GuideFields, today: str) -> None:
-        """Load and chunk as the index will, to refuse what it could not use."""
-        file = SourceFile(ROOT, f"{ROOT}/check/{staged.name}", staged.path)
-        _, chunks = self.indexer.chunks_of(
-            file, _metadata(fields.as_dict()), defaults=_dated(today)
-        )
-        meta = chunks[0].metadata
+        """Load and chunk as the index will (within the bounds), to refuse what it could
+        not use; the chunks are kept for the indexer."""
+        file = SourceFile(ROOT, f"{ROOT}/{staged.id}/{staged.name}", staged.path)
+        staged.loaded = self._read_bounded(file, fields.as_dict(), today)
+        meta = staged.loaded[1][0].metadata
         staged.title, staged.date = str(meta.get("title", "")), str(meta.get("date", ""))
-        staged.language, staged.chunks = str(meta.get("language", ""))[:8], len(chunks)
+        staged.language = str(meta.get("language", ""))[:8]
 
     def _row(self, staged: _Staged, fields: GuideFields, today: str, key: str) -> UploadRecord:
         return UploadRecord(
-            id=uuid.uuid4().hex[:12],
+            id=staged.id,
             filename=staged.name,
-            version=1,
+            version=staged.version,
             sha256=staged.sha256,
             size=staged.size,
             fields=fields.as_dict(),
@@ -549,6 +638,19 @@ def _refusal(rejected: list[Rejected]) -> UploadError:
     return UploadError(422, "unreadable_file", reasons)
 
 
+EMBED_BATCH = 64  # chunks embedded between two looks at whether the guides changed
+
+
+@dataclass(frozen=True)
+class UploadRun:
+    """One run's vectors: passages planned, embedded by it, and whether it stopped
+    because the guides changed meanwhile."""
+
+    planned: int
+    embedded: int
+    stopped: bool
+
+
 class UploadIndexer:
     """The thread that keeps the ``uploads`` root of both indexes in line with the rows:
     at start (repairing what a crash left), after every change, and once the vector
@@ -574,6 +676,7 @@ class UploadIndexer:
         self._dense: Indexer | None = None
         self._awaiting_vectors = False
         self._cache: dict[tuple[str, int], tuple[list[str], list]] = {}
+        self.runs: deque[UploadRun] = deque(maxlen=20)  # what the latest runs embedded
         uploads.on_change = self._wake.set
 
     def start(self) -> None:
@@ -587,6 +690,8 @@ class UploadIndexer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self.uploads.settings.helpdesk_api_keys:  # staff may upload: readers at hand
+            start_readers()
         self.uploads.drop_orphans()
         while not self._stop.is_set():
             woken = self._wake.wait(1.0 if self._awaiting_vectors else None)
@@ -626,11 +731,23 @@ class UploadIndexer:
             return
         if self._dense is None:
             self._dense = Indexer(self.uploads.settings, embeddings)
+        to_embed = sum(len(ids) for ids, _ in plan.chunks.values())
         with self._dense_lock:
-            self._dense.sync_dense(plan)
+            embedded, _ = self._dense.sync_dense(
+                plan, stop=self._superseded, batch_size=EMBED_BATCH
+            )
+        if self._superseded():  # a guide came, changed or went: the next run has the list
+            self.runs.append(UploadRun(to_embed, embedded, stopped=True))
+            log.info("indexing the uploaded guides stopped: they changed meanwhile")
+            return
         for row in planned:
             self.uploads.set_status(row, "ready", chunks=self._count(row))
+        self.runs.append(UploadRun(to_embed, embedded, stopped=False))
         log.info("uploaded guides indexed: %d", len(planned))
+
+    def _superseded(self) -> bool:
+        """Whether this run's list of guides is out of date, or the server is stopping."""
+        return self._wake.is_set() or self._stop.is_set()
 
     def _chunks(self, row: UploadRecord) -> tuple[list[str], list]:
         """Loaded once per version: a run re-plans every upload."""

@@ -250,7 +250,7 @@ def running_setup(
             command = [sys.executable, "-m", "assistant", "serve"]
             procs.append(subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=tree))
         api_url = f"http://127.0.0.1:{api_port}"
-        wait_until_ready(f"{api_url}/readyz", procs[1], timeout=300)
+        wait_until_ready(f"{api_url}/readyz", procs[1])
         wait_for_vectors(api_url, workers)
         yield api_url
     finally:

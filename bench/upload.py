@@ -82,7 +82,7 @@ def measure(pages: int, data_dir: Path) -> dict:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{url}/healthz", server, timeout=300)
+        wait_until_ready(f"{url}/healthz", server)
         with httpx.Client(base_url=url, timeout=120) as client:
             started = time.monotonic()
             _until(lambda: client.get("/readyz").json()["indexing"]["phase"] == "complete", 1800)

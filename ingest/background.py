@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 from filelock import Timeout
 
 from assistant.embeddings import NamedEmbeddings, embedder_name, make_embeddings
@@ -48,6 +47,7 @@ from assistant.store import (
     IndexMissing,
     chroma_client,
     chroma_reachable,
+    connection_lost,
     vector_store,
 )
 from ingest.index import COMPLETE_STAMP, index_locks
@@ -206,9 +206,9 @@ class BackgroundIndexer:
             except IndexingStopped:
                 raise
             except Exception as exc:
-                # A lost connection counts even if Chroma is back by the time we look.
-                lost = isinstance(exc, httpx.TransportError)
-                down = lost or not chroma_reachable(self.settings)
+                # A lost or refused connection counts even if Chroma is back by the time
+                # we look (it often is, when it was starting: a busy machine widens that).
+                down = connection_lost(exc) or not chroma_reachable(self.settings)
                 if not (self.settings.chroma_url and down):
                     raise
                 log.warning(

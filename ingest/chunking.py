@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from ingest.links import section_url
-from ingest.structure import clip, promote_structure, short_title
+from ingest.structure import clip, promote_structure, short_title, visible
 
 __all__ = ["SEP", "Chunker", "chunk_id", "parse_chunk_id"]
 
@@ -48,6 +48,7 @@ class Chunker:
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
         self._headers = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=chunk_size,
@@ -69,7 +70,7 @@ class Chunker:
         for part in self._headers.split_text(promote_structure(doc.page_content)):
             # A heading prefixes every chunk below it: a megabyte "heading" must not.
             path = [
-                clip(part.metadata[key], _MAX_HEADING)
+                visible(clip(part.metadata[key], _MAX_HEADING))
                 for _, key in _HEADERS
                 if key in part.metadata
             ]

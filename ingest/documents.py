@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 
 from ingest.loaders import load_file
 from ingest.manifest import Manifest
-from ingest.structure import clip
+from ingest.structure import clip, visible
 
 __all__ = ["SourceFile", "discover", "load_source"]
 
@@ -129,4 +129,7 @@ def load_source(file: SourceFile, manifest: Manifest) -> list[Document]:
             date=meta.get("date") or (info.date if info else ""),
             kind=info.kind if info else "user",
         )
+        for key, value in meta.items():  # titles and the like, as every channel shows them
+            if isinstance(value, str):
+                meta[key] = visible(value)
     return docs

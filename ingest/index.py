@@ -39,7 +39,15 @@ from ingest.loaders import LoadError
 from ingest.manifest import Manifest
 from ingest.vectors import with_cache, write_cache
 
-__all__ = ["COMPLETE_STAMP", "Indexer", "IngestReport", "Plan", "index_locks"]
+__all__ = [
+    "COMPLETE_STAMP",
+    "Indexer",
+    "IngestReport",
+    "Plan",
+    "chunked",
+    "index_locks",
+    "with_fields",
+]
 
 log = logging.getLogger(__name__)
 _PAGE = 5000
@@ -102,6 +110,32 @@ class Plan:
         return upserts, deletes
 
 
+def with_fields(
+    docs: list[Document],
+    metadata: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> list[Document]:
+    """``docs`` with ``metadata``'s non-empty values over their own, and ``defaults``
+    where both leave a value empty (see ``Indexer.chunks_of``)."""
+    given = {key: value for key, value in (metadata or {}).items() if value}
+    for doc in docs:
+        doc.metadata.update(given)
+        for key, value in (defaults or {}).items():
+            if not doc.metadata.get(key):
+                doc.metadata[key] = value
+    return docs
+
+
+def chunked(
+    file: SourceFile, docs: list[Document], chunker: Chunker
+) -> tuple[list[str], list[Document]]:
+    """The chunk ids and chunks of ``file``'s loaded ``docs``."""
+    chunks = [c for doc in docs for c in chunker.split(doc)]
+    if not chunks:
+        raise LoadError(file.path, "no text to index (headings only)")
+    return [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)], chunks
+
+
 def index_locks(data_dir: Path) -> tuple[FileLock, FileLock]:
     """The locks on writing the BM25 records and on embedding, taken by every process
     (and thread) that indexes into ``data_dir`` while a server runs."""
@@ -147,17 +181,8 @@ class Indexer:
         """The chunk ids and chunks of ``file``. ``metadata``'s non-empty values replace
         what the file and the manifest say (an uploaded guide's form fields); ``defaults``
         fill what all three leave empty."""
-        docs = load_source(file, self.manifest)
-        given = {key: value for key, value in (metadata or {}).items() if value}
-        for doc in docs:
-            doc.metadata.update(given)
-            for key, value in (defaults or {}).items():
-                if not doc.metadata.get(key):
-                    doc.metadata[key] = value
-        chunks = [c for doc in docs for c in self.chunker.split(doc)]
-        if not chunks:
-            raise LoadError(file.path, "no text to index (headings only)")
-        return [chunk_id(file.root, file.source, i, c) for i, c in enumerate(chunks)], chunks
+        docs = with_fields(load_source(file, self.manifest), metadata, defaults)
+        return chunked(file, docs, self.chunker)
 
     def dense_ids(self) -> dict[Key, set[str]]:
         """All ids in Chroma, grouped by (root, source)."""
@@ -203,8 +228,12 @@ class Indexer:
         *,
         show: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        batch_size: int | None = None,
     ) -> tuple[int, int]:
-        """Embed what Chroma lacks, then delete what is stale; returns (added, deleted)."""
+        """Embed what Chroma lacks, then delete what is stale; returns (added, deleted).
+        ``stop`` is asked before each batch (of ``batch_size``, else the setting's): once
+        it says so, the run ends there, deleting nothing; the next run does the rest."""
         check_collection(self.client, self.settings.collection, self.embedder_name, create=True)
         upserts, deletes = plan.delta(self.dense_ids())
         # Batches of similar lengths pad less in the transformer: sorting is free speed.
@@ -214,9 +243,12 @@ class Indexer:
             on_progress(0, total)
         if upserts:
             store = vector_store(self.client, self.settings.collection, self.embeddings)
-            step = self.settings.ingest_batch_size
+            step = batch_size or self.settings.ingest_batch_size
             with tqdm(total=total, desc="Embedding", unit="chunk", disable=not show) as bar:
                 for start in range(0, total, step):
+                    if stop is not None and stop():
+                        log.info("embedding stopped at %d/%d chunks", start, total)
+                        return start, 0
                     batch = upserts[start : start + step]
                     store.add_documents([d for _, d in batch], ids=[i for i, _ in batch])
                     done = start + len(batch)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clip", "promote_structure", "short_title"]
+__all__ = ["clip", "promote_structure", "short_title", "visible"]
+
+# C0 and C1 controls (but tab and line breaks), bidi embeddings, overrides and isolates:
+# a title "x \u202egnp.exe" would show as "xexe.png" wherever it is not isolated.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # Titles are matched greedily and trimmed in Python: a lazy ``.*?`` before ``[ \t]*$``
 # is quadratic on a long line of spaces (minutes for a hostile 100 kB line).
@@ -113,6 +117,12 @@ _EU_NOISE = re.compile(
     r"| \(Texte présentant de l'intérêt pour l'EEE\)",
     re.IGNORECASE,
 )
+
+
+def visible(text: str) -> str:
+    """``text`` with each control or bidi-override character shown as U+FFFD, as the
+    pages show people's text: for titles and headings, which every channel shows."""
+    return _INVISIBLE.sub("\ufffd", text)
 
 
 def clip(text: str, limit: int) -> str:

@@ -108,6 +108,8 @@ def make_settings(data_dir: Path, corpus: Path, **overrides) -> Settings:
         chunk_overlap=40,
         # Tests send many requests from one address; tests/security turn budgets on.
         rate_limit="",
+        conversation_rate_limit="",
+        refused_rate_limit="",
         feedback_rate_limit="",
         helpdesk_rate_limit="",
         whatsapp_rate_limit="",

@@ -343,7 +343,6 @@ def test_cli_lists_every_bad_file_and_exits_1(tmp_path, folder: Folder):
         env=subprocess_env(settings),
         capture_output=True,
         text=True,
-        timeout=600,
     )
     assert run.returncode == 1, run.stderr
     summary = json.loads(run.stdout)

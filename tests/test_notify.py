@@ -74,7 +74,7 @@ def test_staff_get_the_webhook_and_the_email_after_retries_and_no_secret_is_logg
     handoff_id = handed_off(handoffs)
     with caplog.at_level(logging.INFO):
         notifier.handoff(handoff_id)
-        assert notifier.drain(30)
+        assert notifier.drain()
     notifier.stop()
 
     assert receiver.attempts == 3
@@ -107,7 +107,7 @@ def test_a_webhook_that_keeps_failing_is_given_up_and_recorded(
     handoff_id = handed_off(handoffs)
     with caplog.at_level(logging.INFO):
         notifier.handoff(handoff_id)
-        assert notifier.drain(30)
+        assert notifier.drain()
     notifier.stop()
     assert receiver.attempts == 2 and receiver.received == []
     assert handoffs.get(handoff_id).notified == "failed"
@@ -126,7 +126,7 @@ def test_a_wrong_smtp_password_fails_without_showing_it(tmp_path, corpus, handof
     )
     handoff_id = handed_off(handoffs)
     notifier.handoff(handoff_id)
-    assert notifier.drain(30)
+    assert notifier.drain()
     notifier.stop()
     assert smtp.messages == []
     assert handoffs.get(handoff_id).notified == "failed"
@@ -137,7 +137,7 @@ def test_without_any_channel_the_handoff_is_marked_off(tmp_path, corpus, handoff
     notifier = notifier_for(tmp_path, corpus, handoffs)
     handoff_id = handed_off(handoffs)
     notifier.handoff(handoff_id)
-    assert notifier.drain(30)
+    assert notifier.drain()
     notifier.stop()
     assert handoffs.get(handoff_id).notified == "off"
     assert not notifier.email(Mail(("a@example.org",), "s", "b"))  # no mail server
@@ -148,7 +148,7 @@ def test_notifications_a_stopped_server_never_sent_go_at_the_next_start(
 ):
     handoff_id = handed_off(handoffs)  # handed off, then the server stopped before telling
     notifier = notifier_for(tmp_path, corpus, handoffs, notify_webhook_url=SecretStr(receiver.url))
-    assert notifier.drain(30)
+    assert notifier.drain()
     notifier.stop()
     assert [p["handoff"]["id"] for p in receiver.received] == [handoff_id]
     assert handoffs.get(handoff_id).notified == "sent"

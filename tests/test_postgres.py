@@ -65,7 +65,7 @@ def test_processes_writing_one_conversation_never_share_a_turn_number(database_u
     spawn = multiprocessing.get_context("spawn")  # fresh processes, as uvicorn workers are
     with ProcessPoolExecutor(len(WRITERS), mp_context=spawn) as pool:
         runs = [pool.submit(write_turns, database_url, conversation, w) for w in WRITERS]
-        numbers = [run.result(timeout=300) for run in runs]
+        numbers = [run.result() for run in runs]
 
     every = list(range(1, len(WRITERS) * TURNS_PER_WRITER + 1))
     assert sorted(n for mine in numbers for n in mine) == every
@@ -143,4 +143,69 @@ def test_whatsapp_tables_of_an_earlier_version_are_upgraded(database_url):
     assert records.claim("wamid.new").business == "1098765432"
     assert records.chat(BSUID) == records.chat(BSUID)
     WhatsAppRecords(store.engine)  # a second start finds nothing to change
+    store.close()
+
+
+def hostile_webhook() -> dict:
+    """A signed webhook call whose every field is longer or stranger than Meta's forms
+    (what another library's fixtures sent: a 10,000-character ``type``)."""
+    huge = "x" * 10_000
+    messages = [
+        {"from": "33612340001", "id": "wamid.h1", "type": huge, huge: {"caption": "Hi"}},
+        {"from": "bla", "id": "wamid.h2", "type": "text", "text": {"body": "Hello"}},
+        {"from": "٣٣٦١٢٣٤٠٠٠٣", "id": "wamid.h3", "type": "text", "text": {"body": "Hi"}},
+        {"from": "33612340004", "id": "w" * 300, "type": "text", "text": {"body": "Hi"}},
+        {"from_user_id": "US." + "7" * 200, "id": "wamid.h5", "type": "text"},
+    ]
+    statuses = [
+        {"id": "wamid.s1", "status": huge, "timestamp": "1", "recipient_id": "1"},
+        {
+            "id": "wamid.s2",
+            "status": "failed",
+            "timestamp": "9" * 500,
+            "recipient_id": huge,
+            "errors": [{"code": 10**30, "title": huge, "error_data": {"details": huge}}],
+        },
+    ]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "1" * 100, "phone_number_id": "9" * 100},
+        "messages": messages,
+        "statuses": statuses,
+        "errors": [{"code": 131000, "title": "Something", "message": huge}],
+    }
+    return {"entry": [{"changes": [{"field": "messages", "value": value}]}]}
+
+
+def test_every_whatsapp_field_stored_fits_its_column(database_url, tmp_path):
+    """Before (issue 22): ``business``, ``kind`` and ``display_phone_number`` were 32-64
+    characters while SQLite stored a 10,000-character ``type`` (PostgreSQL refused it:
+    a 500 and Meta's retries). Senders not in a documented form are not answered."""
+    from sqlalchemy import String, func, select
+
+    from assistant.channels.bridge import Bridge, WhatsAppWorker
+    from assistant.channels.records import _TABLES
+    from assistant.channels.whatsapp import GraphClient
+    from assistant.ratelimit import Budgets
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "var", tmp_path / "corpus", database_url=database_url)
+    store = Conversations.from_url(database_url)
+    records = WhatsAppRecords(store.engine)
+    bridge = Bridge(settings, records, store, lambda: None, Budgets.from_settings(settings))
+    graph = GraphClient(base_url="http://127.0.0.1:9", version="v1", phone_number_id="1", token="t")
+    worker = WhatsAppWorker(bridge, graph)
+    assert worker.accept(hostile_webhook()) == 1  # only wamid.h1, from a phone number
+    (kept,) = [
+        records.message(f"wamid.h{n}") for n in (1, 2, 3, 5) if records.message(f"wamid.h{n}")
+    ]
+    assert (kept.sender, kept.kind, kept.business) == ("33612340001", "unknown", None)
+    with store.engine.connect() as connection:
+        for table in _TABLES:
+            for column in table.columns:
+                if isinstance(column.type, String) and column.type.length:
+                    longest = connection.scalar(select(func.max(func.length(column))))
+                    assert (longest or 0) <= column.type.length, (table.name, column.name)
+        assert connection.scalar(select(func.count()).select_from(_TABLES[3])) == 1  # s2
+    graph.close()
     store.close()

@@ -44,7 +44,7 @@ def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
             proc.send_signal(sig)
             break
     proc.stderr.read()
-    return proc.wait(timeout=120)
+    return proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])

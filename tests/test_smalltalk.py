@@ -58,14 +58,37 @@ def test_small_talk_is_told_by_its_words(said, kind, language):
         "Can you help me classify wooden chairs?",
         "Bonjour, quel est le taux de TVA à l'export ?",
         "Hola, ¿necesito una licencia para exportar vino?",
-        "ok",
-        "👍",
+        "Hello EORI?",  # it asks: the sources answer or refuse
+        "VAT rates",  # two words to search for
         "Hi " * 9,  # greetings, but too many words for small talk
     ],
 )
 def test_questions_with_greeting_words_are_still_questions(question):
     assert small_talk_kind(question) is None
     assert small_talk(question) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "kind"),
+    [
+        ("Hello World", "greeting"),
+        ("Thanks Anna!", "thanks"),
+        ("caption", "vague"),
+        ("ok", "vague"),
+        ("👍", "vague"),
+        ("what is", "vague"),
+        ("EORI", "vague"),
+    ],
+)
+def test_a_greeting_with_one_more_word_or_too_little_to_search_is_not_searched(said, kind):
+    """Before (issue 22): "Hello World" and "caption" were answered with whatever cited
+    passages their word matched. A greeting keeps its reply; a message with one word to
+    search for, or none, and no question mark gets the help reply."""
+    assert small_talk_kind(said) == (kind, "en")
+    answer = small_talk(said)
+    assert answer is not None and answer.mode == "smalltalk" and answer.citations == []
+    if kind == "vague":
+        assert answer.text.startswith("Type your question in a sentence")
 
 
 @pytest.mark.parametrize(

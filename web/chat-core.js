@@ -471,6 +471,7 @@
           {
             href: c.source_url,
             class: "ea-source",
+            dir: "auto",
             "aria-haspopup": "dialog",
             onclick: (event) => {
               if (event.ctrlKey || event.metaKey || event.shiftKey) return;
@@ -478,7 +479,7 @@
               cite(c, event.currentTarget);
             },
           },
-          c.section && c.section !== c.title ? `${c.title} — ${c.section}` : c.title,
+          userText(c.section && c.section !== c.title ? `${c.title} — ${c.section}` : c.title),
         ),
       ),
     );
@@ -1025,7 +1026,7 @@
         citation.section && citation.section !== citation.title ? citation.section : "";
       const facts = el("dl", {});
       const fact = (key, value) =>
-        value && facts.append(el("dt", {}, translate(lang, key)), el("dd", {}, value));
+        value && facts.append(el("dt", {}, translate(lang, key)), el("dd", { dir: "auto" }, userText(value)));
       fact("publishedBy", citation.publisher);
       fact("date", citation.date || translate(lang, "undated"));
       fact("licence", citation.licence);
@@ -1055,10 +1056,10 @@
           "×",
         ),
         el("p", { class: "ea-card-n" }, translate(lang, "source", { n: citation.n })),
-        el("h2", { id: this.cardTitleId }, citation.title),
-        heading && el("p", { class: "ea-card-section" }, heading),
+        el("h2", { id: this.cardTitleId, dir: "auto" }, userText(citation.title)),
+        heading && el("p", { class: "ea-card-section", dir: "auto" }, userText(heading)),
         facts,
-        el("blockquote", { lang: citation.language || null }, citation.snippet),
+        el("blockquote", { lang: citation.language || null, dir: "auto" }, userText(citation.snippet)),
         links,
       );
       this.card.hidden = false;

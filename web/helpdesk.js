@@ -379,7 +379,7 @@
   }
 
   function corpusItem(doc) {
-    return el("li", { textContent: [doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ") });
+    return el("li", { dir: "auto", textContent: userText([doc.title || doc.source, doc.date, doc.source].filter(Boolean).join(" · ")) });
   }
 
   function drawGuides(body) {
@@ -561,9 +561,10 @@
     $("stale").replaceChildren(
       ...body.sources.map((s) =>
         el("li", {
+          dir: "auto",
           textContent: [
             t("hd.stale", {
-              title: s.title || s.source,
+              title: userText(s.title || s.source),
               date: s.date,
               days: s.age_days,
               cited: s.cited,
@@ -592,11 +593,12 @@
     $("audit").replaceChildren(
       ...entries.map((e) =>
         el("li", {
+          dir: "auto",
           textContent: [
             when(e.at),
             e.key_name,
             named("hd.action", e.action),
-            `${e.title || e.filename} (${t("hd.version", { n: e.version })})`,
+            `${userText(e.title || e.filename)} (${t("hd.version", { n: e.version })})`,
           ].join(" · "),
         }),
       ),

@@ -23,6 +23,7 @@ from assistant.advisers import Advisers
 from assistant.api.errors import ApiError, BodySizeLimit, JsonCORS, install_error_handlers
 from assistant.api.headers import PAGE_CSP, SecuredApp
 from assistant.api.protocol import HeadAsGet
+from assistant.api.refusals import RefusedBudget
 from assistant.api.routes import (
     chat,
     conversations,
@@ -38,6 +39,7 @@ from assistant.api.routes import (
     whatsapp,
 )
 from assistant.api.schemas import error_responses
+from assistant.api.surrogates import LoneSurrogates
 from assistant.approved import ApprovedAnswers, ApprovedFirst
 from assistant.channels.bridge import Bridge, WhatsAppWorker
 from assistant.channels.records import WhatsAppRecords
@@ -206,6 +208,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Added before the size limit, so inside it: it reads only what the limit lets in.
+    app.add_middleware(LoneSurrogates, skip=("/whatsapp/", "/twilio/"))
     # An uploaded guide (one file, in a form) may be larger than any other request.
     upload_bytes = settings.upload_max_bytes + UPLOAD_FORM_BYTES
     app.add_middleware(
@@ -221,6 +225,8 @@ def create_app(settings: Settings | None = None, *, embeddings: NamedEmbeddings 
             allow_headers=["Content-Type", "Authorization"],
             max_age=600,
         )
+    # Inside the proxy headers (added before them), which give it the client's address.
+    app.add_middleware(RefusedBudget)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(HeadAsGet)

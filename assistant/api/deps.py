@@ -42,6 +42,7 @@ __all__ = [
     "check_message",
     "client_digest",
     "client_ip",
+    "conversation_full",
     "conversation_not_found",
     "rate_limited",
 ]
@@ -52,6 +53,16 @@ def conversation_not_found(conversation_id: str) -> ApiError:
         404,
         f"No conversation {conversation_id}.",
         code="conversation_not_found",
+        param="conversation_id",
+    )
+
+
+def conversation_full(settings: Settings) -> ApiError:
+    return ApiError(
+        409,
+        f"This conversation has reached its limit of {settings.max_turns} questions; "
+        "please start a new conversation.",
+        code="conversation_full",
         param="conversation_id",
     )
 
@@ -223,6 +234,9 @@ def get_chat_context(
     only a question that will be answered costs the client's question budget."""
     message = check_message(body.message, settings)
     if body.conversation_id is None:
+        refusal = request.app.state.budgets.over("conversations", client_ip(request))
+        if refusal is not None:  # a new conversation costs too: each may be a review entry
+            raise rate_limited(refusal, "Too many new conversations from this address")
         conversation_id, history = conversations.new_id(), []
     else:
         conversation_id = str(body.conversation_id)
@@ -230,15 +244,11 @@ def get_chat_context(
         if turns is None:
             raise conversation_not_found(conversation_id)
         if turns >= settings.max_turns:
-            raise ApiError(
-                409,
-                f"This conversation has reached its limit of {settings.max_turns} questions; "
-                "please start a new conversation.",
-                code="conversation_full",
-                param="conversation_id",
-            )
+            raise conversation_full(settings)
         history = conversations.history(conversation_id, settings.history_turns)
     charge(request, "questions")
+    if body.conversation_id is None:
+        charge(request, "conversations")
     filters = body.filters.as_dict() if body.filters else None
     return ChatContext(message, conversation_id, history, filters or None, client_digest(request))
 

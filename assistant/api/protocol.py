@@ -12,8 +12,11 @@ around by never finishing its requests (``serve`` uses it):
   connection that has waited longest for its request is closed to make room (else the
   new one), so file descriptors never run out and a complete request finds a connection.
 
-Its 400 for a request that is not HTTP, and the 408, are JSON in the usual error shape
-with the security headers, like every response of the app.
+A request's header block may hold ``MAX_HEAD_BYTES`` (16 KiB), whether it comes in one
+write or several (h11 only limits a block still incomplete): past it, a 431 and the close.
+
+Its 400 for a request that is not HTTP, the 408 and the 431 are JSON in the usual error
+shape with the security headers, like every response of the app.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
 import resource
 import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
+import h11
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -36,6 +41,7 @@ from assistant.api.headers import API_CSP, SECURITY_HEADERS
 from assistant.settings import Settings
 
 __all__ = [
+    "MAX_HEAD_BYTES",
     "RESERVED_FILES",
     "ConnectionLimits",
     "GuardedProtocol",
@@ -46,9 +52,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_REASONS = {400: "Bad Request", 408: "Request Timeout"}
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
 # Files the process keeps open besides connections: models, databases, Chroma, logs.
 RESERVED_FILES = 100
+MAX_HEAD_BYTES = 16 * 1024  # a request line and its headers (h11's limit, in any write)
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
 def address_key(host: str) -> str:
@@ -165,9 +173,23 @@ class GuardedProtocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
             self._start_waiting()  # the first byte of the next request on this connection
+        if self._head_too_large(data):
+            message = f"The request's header block is larger than {MAX_HEAD_BYTES} bytes."
+            self.transport.write(raw_error(431, message, "headers_too_large"))
+            self.transport.close()
+            return
         super().data_received(data)
         if self.cycle is not None and not self.cycle.more_body and not self.cycle.response_complete:
             self._stop_waiting()  # the request is in: the app takes its time
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Whether a request's header block, with ``data``, passes ``MAX_HEAD_BYTES``
+        (complete or not: h11 would take a complete one of any size)."""
+        if self.conn.their_state not in (h11.IDLE, h11.DONE):
+            return False  # a body, or the connection is closing
+        head = self.conn.trailing_data[0] + data
+        end = _HEAD_END.search(head)
+        return (end.start() if end else len(head)) > MAX_HEAD_BYTES
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_waiting()

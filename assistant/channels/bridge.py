@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +45,7 @@ from assistant.language import detect_language, message
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.settings import Settings
+from assistant.smalltalk import small_talk_kind
 
 __all__ = ["Bridge", "Outcome", "WhatsAppWorker"]
 
@@ -57,6 +58,20 @@ SILENT_KINDS = frozenset({"reaction", "revoke", "system", "request_welcome", "ep
 CAPTIONED_KINDS = frozenset({"image", "video", "document"})
 # Meta only lets a business reply within 24 hours of the user's last message.
 REPLY_WINDOW = dt.timedelta(hours=24)
+# Words of two letters or more a message needs to change the chat's language.
+LANGUAGE_WORDS = 4
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _tells_language(text: str) -> bool:
+    """Whether a message says enough to become the chat's language (what its replies
+    without words of their own are written in): small talk, whose words tell, or a
+    question of ``LANGUAGE_WORDS`` words; not a short code or a form's reply ("Comment
+    Text 4 2 0 0", taken for French)."""
+    kind = small_talk_kind(text)
+    if kind is not None and kind[0] != "vague":
+        return True
+    return len(_WORD.findall(text)) >= LANGUAGE_WORDS
 
 
 def _turn_answer(record) -> Answer:
@@ -171,7 +186,8 @@ class Bridge:
             channel="whatsapp",
             client=self.clients.digest(inbound.sender),
         )
-        self.records.set_language(inbound.sender, answer.language)
+        if _tells_language(text):
+            self.records.set_language(inbound.sender, answer.language)
         replies = first_replies(
             answer,
             saved.n,
@@ -217,6 +233,8 @@ class Bridge:
         if action == "adviser":
             return self._hand_off(inbound, chat, turn, chat.language, channel)
         answer = self._stored(chat.conversation_id, turn)
+        if answer is None:  # "sources:99": no such answer (another conversation's button)
+            return [Reply(message("answer_not_found", chat.language))]
         if action == "sources":
             return source_replies(answer, public_url=self.settings.public_url)
         return more_replies(answer, first_chars=self.settings.whatsapp_first_chars)
@@ -261,15 +279,14 @@ class WhatsAppWorker:
         self._thread.join(timeout)
         self.graph.close()
 
-    def drain(self, timeout: float) -> bool:
-        """Wait until every accepted message is answered; False on timeout."""
-        deadline = time.monotonic() + timeout
+    def drain(self) -> bool:
+        """Wait until every accepted message is answered (True), however long that takes;
+        False when the worker thread is gone with messages still queued."""
         with self._idle:
             while self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if not self._thread.is_alive():
                     return False
-                self._idle.wait(remaining)
+                self._idle.wait(1.0)  # then look whether the thread still runs
         return True
 
     # ------------------------------------------------------------ the webhook's side

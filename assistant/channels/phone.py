@@ -49,8 +49,11 @@ _BREAK = re.compile(
 )
 
 
-# Markdown, as the sources are written: [title](url "tooltip"), ![image](url), <url>.
-_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^\s()<>]+)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+# Markdown, as the sources are written: [title](url "tooltip"), ![image](url), <url>; a
+# URL may hold spaces, as some sources' do ("…Wash%20DC %20Final….pdf").
+_LINK = re.compile(
+    r"!?\[([^\]\n]*)\]\(\s*<?([^\s()<>][^()<>\n]*?)>?(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
+)
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=[^\s*_])([^*_\n]+?)(?<=[^\s*_])\1(?![\w*])")
@@ -65,11 +68,13 @@ def _plain_line(line: str) -> str:
     links: list[str] = []
 
     def link(found: re.Match) -> str:
-        title, url = " ".join(found.group(1).split()), found.group(2)
-        entry = f"{title}: {url}" if title and title != url else url
+        title, url = " ".join(found.group(1).split()), found.group(2).replace(" ", "%20")
+        if not title or title.replace(" ", "%20") == url:
+            return url  # [url](url): the address once, where it stands
+        entry = f"{title}: {url}"
         if entry not in links:
             links.append(entry)
-        return title or url
+        return title
 
     line = _AUTOLINK.sub(lambda found: found.group(1), _LINK.sub(link, line))
     line = _EMPHASIS.sub(r"\2", _STRONG.sub(r"\2", _CODE.sub(r"\1", line)))

@@ -23,6 +23,7 @@ import httpx
 
 from assistant.channels.phone import Reply, button_action, split_text
 from assistant.channels.whatsapp import (
+    ID_CHARS,
     MAX_PAUSE,
     Inbound,
     SendFailed,
@@ -69,16 +70,18 @@ def twilio_inbound(form: dict[str, str]) -> Inbound | None:
     button is ours by its payload (``phone.button_action``), else its text is the
     message; an attachment's ``Body`` is its caption."""
     message_id, sender = form.get("MessageSid", ""), form.get("From", "")
-    if not message_id or not sender:
+    if not (0 < len(message_id) <= ID_CHARS and 0 < len(sender) <= ID_CHARS):
         return None
     if payload := form.get("ButtonPayload", ""):
         if button_action(payload) is not None:
             return Inbound(message_id, sender, "button", payload)
         return Inbound(message_id, sender, "text", form.get("ButtonText") or form.get("Body", ""))
-    media = int(form["NumMedia"]) if form.get("NumMedia", "").isdigit() else 0
-    if media:
-        kind = form.get("MediaContentType0", "media").split("/")[0] or "media"
+    # ASCII digits only: "²" and "٣" pass str.isdigit() but are no count Twilio sends.
+    count = form.get("NumMedia", "")
+    if count.isascii() and count.isdigit() and int(count):
+        kind = form.get("MediaContentType0", "media").split("/")[0]
         kind = "document" if kind in ("application", "text") else kind
+        kind = kind if kind in ("image", "video", "audio", "document") else "media"
         return Inbound(message_id, sender, kind, form.get("Body", ""))
     if form.get("Latitude"):
         return Inbound(message_id, sender, "location")

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from assistant.channels.phone import Reply, button_action
 from assistant.settings import Settings
 
 __all__ = [
+    "ID_CHARS",
     "GraphClient",
     "Inbound",
     "SendFailed",
@@ -40,12 +42,25 @@ __all__ = [
     "check_signature",
     "missing_settings",
     "parse_webhook",
+    "recipient_field",
     "reply_payload",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 60.0  # seconds between two tries, at most
+# The forms Meta documents, in ASCII (str.isdigit would take "٣" and "²"): a user's phone
+# number (its WhatsApp id, digits; E.164 has at most 15), a business-scoped user id
+# (country code, ".", a parent BSUID's "ENT.", up to 128 letters and digits), one of our
+# phone number ids; what a webhook says is cut or skipped to the columns that keep it.
+PHONE = re.compile(r"\+?[0-9]{1,20}")
+BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+_NUMBER_ID = re.compile(r"[0-9]{1,64}")
+_DISPLAY_NUMBER = re.compile(r"[0-9+() .-]{1,32}")
+_TYPE = re.compile(r"[a-z_]{1,16}")  # a message's type, a status
+_TIMESTAMP = re.compile(r"[0-9]{1,20}")
+_CODE_LIMIT = 2**31  # an error code must fit any database's INTEGER
+ID_CHARS = 255  # message ids (wamid.…, Twilio's MessageSid) and senders
 # Graph error codes that mean "slow down" even when the HTTP status is not 429.
 _THROTTLED = {4, 80007, 130429, 131056}
 
@@ -195,20 +210,43 @@ def _content(raw: dict, kind: str) -> tuple[str, str]:
     return kind, _str(_get(raw, kind, "caption"))
 
 
+def _sender(raw: dict) -> str | None:
+    """The sender in a form Meta documents: the phone number (``from``), else the BSUID
+    (``from_user_id``); None when neither is one."""
+    phone, user_id = _str(raw.get("from")), _str(raw.get("from_user_id"))
+    if PHONE.fullmatch(phone):
+        return phone
+    if BSUID.fullmatch(user_id):
+        return user_id
+    return None
+
+
+def _valid_id(value: object) -> str:
+    """An id to store and compare (``wamid.…``); empty when it is none."""
+    found = _str(value)
+    return found if 0 < len(found) <= ID_CHARS and found.isprintable() else ""
+
+
 def _inbound(raw: dict, business: str) -> Inbound | None:
-    message_id, kind = raw.get("id"), raw.get("type")
-    sender = raw.get("from") or raw.get("from_user_id")
-    if not (isinstance(message_id, str) and isinstance(sender, str) and isinstance(kind, str)):
+    message_id, kind, sender = _valid_id(raw.get("id")), raw.get("type"), _sender(raw)
+    if not (message_id and sender and isinstance(kind, str)):
+        log.warning("WhatsApp message skipped: no id, type or sender in a documented form")
         return None
     kind, text = _content(raw, kind)
-    return Inbound(message_id, sender, kind, text, business)
+    return Inbound(message_id, sender, kind if _TYPE.fullmatch(kind) else "unknown", text, business)
+
+
+def _code(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _CODE_LIMIT:
+        return value
+    return None
 
 
 def _errors(raw: object, message_id: str = "", business: str = "") -> list[WebhookError]:
     """Meta's error objects: ``code``, ``title`` (or ``message``), ``error_data.details``."""
     return [
         WebhookError(
-            code=error["code"] if isinstance(error.get("code"), int) else None,
+            code=_code(error.get("code")),
             title=_str(error.get("title")) or _str(error.get("message")),
             details=_str(_get(error, "error_data", "details")),
             message_id=message_id,
@@ -219,16 +257,25 @@ def _errors(raw: object, message_id: str = "", business: str = "") -> list[Webho
 
 
 def _status(raw: dict) -> StatusUpdate | None:
-    if not (isinstance(raw.get("id"), str) and isinstance(raw.get("status"), str)):
+    message_id, status = _valid_id(raw.get("id")), _str(raw.get("status"))
+    if not (message_id and _TYPE.fullmatch(status)):
         return None
     errors = raw.get("errors")
+    recipient = _str(raw.get("recipient_id")) or _str(raw.get("recipient_user_id"))
+    timestamp = str(raw.get("timestamp", ""))
     return StatusUpdate(
-        message_id=raw["id"],
-        recipient=str(raw.get("recipient_id") or raw.get("recipient_user_id") or ""),
-        status=raw["status"],
-        timestamp=str(raw.get("timestamp", "")),
+        message_id=message_id,
+        recipient=recipient if PHONE.fullmatch(recipient) or BSUID.fullmatch(recipient) else "",
+        status=status,
+        timestamp=timestamp if _TIMESTAMP.fullmatch(timestamp) else "",
         errors=errors if isinstance(errors, list) else [],
     )
+
+
+def _number_id(value: dict) -> str:
+    """The phone number id of our number a change is about; empty when it is none."""
+    number_id = _str(_get(value, "metadata", "phone_number_id"))
+    return number_id if _NUMBER_ID.fullmatch(number_id) else ""
 
 
 def parse_webhook(payload: object, ours: Collection[str] = ()) -> Webhook:
@@ -245,12 +292,13 @@ def parse_webhook(payload: object, ours: Collection[str] = ()) -> Webhook:
         if isinstance(change.get("value"), dict)
     ]
     for value in values:
-        number_id = _str(_get(value, "metadata", "phone_number_id"))
-        if display := _str(_get(value, "metadata", "display_phone_number")):
+        number_id = _number_id(value)
+        display = _str(_get(value, "metadata", "display_phone_number"))
+        if number_id and _DISPLAY_NUMBER.fullmatch(display):
             found.numbers[number_id] = display.lstrip("+")
     ours = {*found.numbers.values(), *(number.lstrip("+") for number in ours)}
     for value in values:
-        business = _str(_get(value, "metadata", "phone_number_id"))
+        business = _number_id(value)
         found.errors.extend(_errors(value.get("errors"), business=business))
         for raw in _dicts(value.get("messages")):
             if (message := _inbound(raw, business)) is None:
@@ -274,11 +322,20 @@ def parse_webhook(payload: object, ours: Collection[str] = ()) -> Webhook:
 # ------------------------------------------------------------ messages out
 
 
+def recipient_field(to: str) -> str:
+    """Where Meta wants ``to``: a phone number in ``to``, a BSUID in ``recipient``."""
+    if PHONE.fullmatch(to):
+        return "to"
+    if BSUID.fullmatch(to):
+        return "recipient"
+    raise ValueError(f"{to!r} is neither a phone number nor a business-scoped user id")
+
+
 def reply_payload(to: str, reply: Reply) -> dict:
-    """The Graph API body of a reply to ``to`` (a phone number goes in ``to``, a BSUID in
-    ``recipient``, as Meta documents): a text message (no link previews: they cost a
-    slow connection more than the answer), or an interactive one with reply buttons."""
-    address = "to" if to.lstrip("+").isdigit() else "recipient"
+    """The Graph API body of a reply to ``to`` (``recipient_field``): a text message (no
+    link previews: they cost a slow connection more than the answer), or an interactive
+    one with reply buttons."""
+    address = recipient_field(to)
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", address: to}
     if not reply.buttons:
         return {**base, "type": "text", "text": {"preview_url": False, "body": reply.text}}

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.settings import Settings
-from tests.support.app_fixtures import indexing_phase, wait_for
+from tests.support.app_fixtures import wait_indexed
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def open_client(settings: Settings, embeddings, *, complete: bool = True) -> Tes
     client = TestClient(create_app(settings, embeddings=embeddings))
     client.__enter__()
     if complete:
-        wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        wait_indexed(client)
     return client
 
 

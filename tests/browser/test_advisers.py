@@ -44,7 +44,7 @@ def handed_off(http: httpx.Client, question: str) -> tuple[str, str]:
 
 
 def test_the_event_stream_brings_a_reply_while_it_is_open(desk_server):
-    with httpx.Client(base_url=desk_server.url, timeout=30) as http:
+    with httpx.Client(base_url=desk_server.url, timeout=None) as http:
         conversation, handoff_id = handed_off(http, REFUSED)
         unknown = http.get("/api/conversations/0b7e4a9e-3d5c-4f7e-9a51-2f1d7c1f2a10/events")
         assert unknown.status_code == 404
@@ -65,15 +65,18 @@ def test_the_event_stream_brings_a_reply_while_it_is_open(desk_server):
 
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
-        assert opened.wait(30)
+        wait_for(
+            opened.is_set,
+            "the event stream opened",
+            fails=lambda: None if listener.is_alive() else "the listener ended",
+        )
         reply = http.post(
             f"/api/helpdesk/handoffs/{handoff_id}/replies",
             json={"text": "The office opens at 8:00.", "citations": []},
             headers={"X-API-Key": STAFF_KEY},
         )
         assert reply.status_code == 201, reply.text
-        listener.join(30)
-        assert not listener.is_alive(), "no reply event came"
+        listener.join()  # it returns at the reply event (the hang guard if none comes)
         data = next(data for name, data in events if name == "reply")
         assert data["text"] == "The office opens at 8:00." and data["turn"] == 1
         assert data["handoff"] == handoff_id
@@ -84,7 +87,6 @@ def test_the_event_stream_brings_a_reply_while_it_is_open(desk_server):
                 ).json()["staff_replies"][0]["delivery"]["state"]
                 == "seen"
             ),
-            30,
             "the reply marked seen",
         )
         assert seen
@@ -132,7 +134,7 @@ def test_a_web_user_is_handed_off_and_sees_the_advisers_reply_live(new_page, des
 
     # The user's page, still open, gets it through the event stream.
     reply = user.locator(".ea-reply")
-    expect(reply).to_contain_text("The Parakou office opens at 8:00", timeout=30_000)
+    expect(reply).to_contain_text("The Parakou office opens at 8:00")
     expect(reply.locator(".ea-cite")).to_have_text("[1]")
     expect(reply.locator(".ea-sources li")).to_have_count(1)
     # Coming back later, the reply is in the same conversation.

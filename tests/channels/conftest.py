@@ -185,7 +185,7 @@ def post_signed(client: TestClient, payload: object, *, raw: bytes | None = None
 
 
 def drain(client: TestClient) -> None:
-    assert client.app.state.whatsapp.drain(timeout=60), "WhatsApp worker did not finish"
+    assert client.app.state.whatsapp.drain(), "WhatsApp worker did not finish"
 
 
 def deliver(client: TestClient, payload: object) -> None:

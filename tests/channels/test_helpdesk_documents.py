@@ -58,9 +58,7 @@ def guide_index(root: Path, embeddings, **overrides) -> Settings:
         copy_sample_corpus(root),
         database_url=f"sqlite:///{root / 'assistant.db'}",
         helpdesk_api_keys=[SecretStr(f"anna:{STAFF_KEY}")],
-        upload_max_bytes=MAX_BYTES,
-        upload_max_files=3,
-        **overrides,
+        **{"upload_max_bytes": MAX_BYTES, "upload_max_files": 3, **overrides},
     )
     Indexer(settings, embeddings).run([settings.corpus_dir])
     return settings
@@ -88,7 +86,6 @@ def status_of(client: TestClient, document_id: str) -> dict | None:
 def wait_ready(client: TestClient, document_id: str) -> dict:
     return wait_for(
         lambda: (found := status_of(client, document_id)) and found["status"] == "ready" and found,
-        120,
         "the uploaded guide embedded",
     )
 
@@ -150,7 +147,7 @@ def test_an_uploaded_guide_is_cited_replaced_and_deleted(desk):
 
     response = desk.delete(f"/api/helpdesk/documents/{document_id}", headers=KEY)
     assert response.status_code == 200
-    wait_for(lambda: chunk_ids(settings, source) == (set(), set()), 60, "chunks deleted")
+    wait_for(lambda: chunk_ids(settings, source) == (set(), set()), "chunks deleted")
     assert status_of(desk, document_id) is None
     assert not (settings.data_dir / "uploads" / document_id).exists()
     assert ask(desk)["refused"]

@@ -16,7 +16,7 @@ from assistant.api import create_app
 from assistant.channels.whatsapp import WebhookError
 from tests.browser.conftest import PHONE, screenshot
 from tests.channels.conftest import HELPDESK_KEY
-from tests.support.app_fixtures import ServerThread, indexing_phase, wait_for
+from tests.support.app_fixtures import ServerThread, wait_indexed
 from tests.support.axe import check_accessibility
 from tests.support.browser_fixtures import DESKTOP
 from tests.support.keyboard import unreachable_by_tab
@@ -38,8 +38,8 @@ def helpdesk_url(channel_settings, embeddings) -> Iterator[str]:
         app.state.phone_bridge.records.add_errors(
             [WebhookError(131026, "Message undeliverable", "Shown in the browser test.", "w.1")]
         )
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
+        with httpx.Client(base_url=url, timeout=None) as client:
+            wait_indexed(client)
             chat = client.post("/api/chat", json={"message": FACTORING}).json()
             feedback = {
                 "conversation_id": chat["conversation_id"],

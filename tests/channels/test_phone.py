@@ -201,6 +201,16 @@ def test_markdown_becomes_text_a_phone_shows_as_meant():
     )
 
 
+def test_a_link_whose_address_holds_spaces_is_no_raw_markdown():
+    """Before (issue 22): "…Final%2006-09-11…pdf](http://export.gov/…)" reached WhatsApp
+    as typed: a source's link had a space in its URL. The address stands once, whole."""
+    url = "http://export.gov/co/IPR_Toolkit_Colombia%20Wash%20DC %20Final%2006-09-11.pdf"
+    line = f"A toolkit is available at: [{url}]({url})"
+    assert plain(line) == f"A toolkit is available at: {url.replace(' ', '%20')}"
+    titled = plain('See [the toolkit](http://a.example/x y.pdf "Toolkit") now.')
+    assert titled == "See the toolkit now.\nthe toolkit: http://a.example/x%20y.pdf"
+
+
 def test_answers_and_quoted_passages_reach_the_phone_without_markdown():
     answer = Answer(
         text="Use the [EORI lookup](https://ec.europa.eu/eori) **first**. [1]",

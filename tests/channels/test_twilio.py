@@ -62,3 +62,13 @@ def test_twilio_unsigned_or_forged_calls_are_refused(client):
     assert post(client, params, signature=None).status_code == 401
     forged = twilio_signature("not-the-token", URL, params)
     assert post(client, params, signature=forged).status_code == 403
+
+
+@pytest.mark.parametrize("count", ["²", "٣", "1e3", "-1"])
+def test_a_media_count_that_is_no_ascii_number_is_no_500(client, count):
+    """Before (issue 22): ``NumMedia=²`` passed ``str.isdigit`` and failed ``int()``, a 500.
+    A count Twilio would not send means no media: the body is the question."""
+    params = [(k, count if k == "NumMedia" else v) for k, v in form(new_wa_id(), "Hello")]
+    response = post(client, params)
+    assert response.status_code == 200, response.text
+    assert "<Message>" in response.text and "file itself" not in response.text

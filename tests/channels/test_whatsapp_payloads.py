@@ -385,7 +385,7 @@ def test_several_entries_changes_and_messages_are_each_answered_once(client, gra
     ]
     response = post_signed(client, call(*values, entries=2))
     assert response.json() == {"queued": 4}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     first = client.app.state.phone_bridge.records.chat(senders[0])
     turns = client.app.state.conversations.get(first.conversation_id).turns
     assert len(turns) == 2
@@ -398,7 +398,7 @@ def test_the_same_message_twice_in_one_call_is_answered_once(client, graph):
     twice = text(sender)
     response = post_signed(client, call(value([twice, twice], sender=sender)))
     assert response.json() == {"queued": 1}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     replies = client.app.state.phone_bridge.records.sends(in_reply_to=twice["id"])
     assert replies and len(graph.sent_to(sender)) == len(replies)
 
@@ -471,7 +471,7 @@ def test_our_own_numbers_and_echoes_are_never_answered(client, graph):
     payload["entry"][0]["changes"][-1]["field"] = "smb_message_echoes"
     response = post_signed(client, payload)
     assert response.json() == {"queued": 0}
-    client.app.state.whatsapp.drain(timeout=60)
+    client.app.state.whatsapp.drain()
     assert graph.requests == []
     assert client.app.state.phone_bridge.records.message(own["id"]) is None
 
@@ -496,7 +496,7 @@ def test_our_other_number_is_known_in_later_calls_and_after_a_restart(
         for server in (client, restarted):
             response = post_signed(server, call(value([text(SECOND_DISPLAY_NUMBER)])))
             assert response.json() == {"queued": 0}
-            server.app.state.whatsapp.drain(timeout=60)
+            server.app.state.whatsapp.drain()
     finally:
         restarted.__exit__(None, None, None)
     assert graph.requests == []
@@ -534,7 +534,7 @@ def test_a_number_not_allowed_is_logged_and_ignored(one_number, graph, caplog):
             ),
         )
     assert response.json() == {"queued": 1}
-    one_number.app.state.whatsapp.drain(timeout=60)
+    one_number.app.state.whatsapp.drain()
     assert "90%" in sent_text(graph, allowed)
     assert graph.attempts_to(other) == []
     assert one_number.app.state.phone_bridge.records.message(ignored["id"]) is None
@@ -551,6 +551,9 @@ def test_a_number_not_allowed_is_logged_and_ignored(one_number, graph, caplog):
         ("Good afternoon", "Hello! I answer questions on exporting"),
         ("Merci !", "Avec plaisir ! Je réponds aux questions sur l'export"),
         ("who are you?", "I'm the Export Assistant"),
+        # issue 22: a greeting with one more word, and one word with nothing to ask
+        ("Hello World", "Hello! I answer questions on exporting"),
+        ("caption", "Type your question in a sentence"),
     ],
 )
 def test_small_talk_gets_a_short_friendly_reply(client, graph, said, starts):
@@ -568,6 +571,68 @@ def test_a_russian_question_is_told_the_languages_in_russian(client, graph):
     deliver(client, one(lambda s: text(s, question))(sender))
     (reply,) = graph.sent_to(sender)
     assert reply.text.startswith("Я могу отвечать только на английском, французском")
+
+
+def flow_reply(sender: str, typed: str) -> dict:
+    """A finished flow whose one text field holds ``typed``."""
+    reply = {"name": "flow", "body": "Sent", "response_json": json.dumps({"comment": typed})}
+    return incoming(sender, "interactive", {"type": "nfm_reply", "nfm_reply": reply})
+
+
+def test_one_short_reply_does_not_switch_the_chats_language(client, graph):
+    """Before (issue 22): a flow's "Comment Text 4 2 0 0", detected as French, switched an
+    English user's chat to French for every reply after it. A message of a few words
+    keeps the chat's language; a French question changes it."""
+    sender = new_wa_id()
+    photo = ("image", {"id": "M1", "mime_type": "image/jpeg"})
+    deliver(client, one(text)(sender))
+    deliver(client, one(lambda s: flow_reply(s, "Comment Text 4 2 0 0"))(sender))
+    graph.reset()
+    deliver(client, one(lambda s: incoming(s, *photo))(sender))
+    assert [r.text for r in graph.sent_to(sender)] == [POLITE]
+
+    question = "Combien de jours mon client a-t-il pour se rétracter ?"
+    deliver(client, one(lambda s: text(s, question))(sender))
+    graph.reset()
+    deliver(client, one(lambda s: incoming(s, *photo))(sender))
+    assert [r.text for r in graph.sent_to(sender)] == [message("non_text", "fr")]
+
+
+@pytest.mark.parametrize("action", ["sources", "more"])
+def test_a_button_for_an_answer_this_chat_does_not_hold_says_so(client, graph, action):
+    """Before (issue 22): ``sources:99`` answered "That was the whole answer"."""
+    sender = new_wa_id()
+    deliver(client, one(text)(sender))
+    graph.reset()
+    tapped = {"type": "button_reply", "button_reply": {"id": f"{action}:99", "title": "x"}}
+    deliver(client, one(lambda s: incoming(s, "interactive", tapped))(sender))
+    assert [r.text for r in graph.sent_to(sender)] == [message("answer_not_found", "en")]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"from": "bla"},  # not digits: no username either
+        {"from": "٣٣٦١٢٣٤٥٦٧٨"},  # Arabic-Indic digits: no number Meta writes
+        {"from": "+" + "1" * 30},  # longer than any phone number
+        {"from_user_id": "bla"},  # not a business-scoped user id
+        {"from_user_id": "US." + "7" * 129},
+    ],
+    ids=["letters", "arabic-indic-digits", "too-long", "bad-bsuid", "long-bsuid"],
+)
+def test_a_sender_in_no_form_meta_documents_is_not_answered(client, graph, sender, caplog):
+    """Before (issue 22): ``from: "bla"`` was answered through ``recipient`` and
+    Arabic-Indic digits were put in ``to``."""
+    found = text("", "Hello")
+    del found["from"]
+    payload = call(value([{**found, **sender}]))
+    with caplog.at_level(logging.WARNING):
+        response = post_signed(client, payload)
+    assert response.status_code == 200 and response.json() == {"queued": 0}
+    client.app.state.whatsapp.drain()
+    assert graph.requests == [] and graph.problems == []
+    assert client.app.state.phone_bridge.records.message(found["id"]) is None
+    assert any("documented form" in r.getMessage() for r in caplog.records)
 
 
 # ------------------------------------------------------------ Twilio's forms

@@ -54,7 +54,7 @@ def redis_url() -> Iterator[str]:
         )
         client = redis.Redis(port=port, password=REDIS_PASSWORD, socket_connect_timeout=1)
         try:
-            wait_for(lambda: _ping(client) or proc.poll() is not None, 30, "redis-server")
+            wait_for(lambda: _ping(client) or proc.poll() is not None, "redis-server")
             assert proc.poll() is None, "redis-server exited"
             yield f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
         finally:

@@ -26,7 +26,7 @@ import pytest
 from assistant.api.protocol import RESERVED_FILES
 from tests.conftest import PYTHON, subprocess_env
 from tests.support.app_fixtures import wait_for
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -72,11 +72,10 @@ def serving(sample_index, folder: Path, read_timeout: float) -> Iterator[str]:
         return readiness["indexing"]["phase"] == "complete"
 
     try:
-        wait_for(ready, 120, "serve ready")
+        wait_for(ready, "serve ready")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(60)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +123,7 @@ def still_open(sockets: list[socket.socket]) -> int:
 
 
 def assert_still_serves(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=url, timeout=None) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         answer = client.post("/api/chat", json={"message": FACTORING})
         assert answer.status_code == 200 and answer.json()["citations"]
@@ -133,7 +132,7 @@ def assert_still_serves(url: str) -> None:
 def test_one_address_holds_a_few_connections_and_others_are_served(serve):
     with ExitStack() as stack:
         flood = half_open(serve, ["127.0.0.2"] * 400, stack)
-        wait_for(lambda: still_open(flood) <= PER_ADDRESS, 30, "the flood's surplus closed")
+        wait_for(lambda: still_open(flood) <= PER_ADDRESS, "the flood's surplus closed")
         assert_still_serves(serve)
         assert still_open(flood) <= PER_ADDRESS
 
@@ -145,7 +144,7 @@ def test_many_addresses_cannot_exhaust_the_process(serve):
     hosts = [f"127.0.1.{n}" for n in range(1, 201)] * 2
     with ExitStack() as stack:
         flood = half_open(serve, hosts, stack)
-        wait_for(lambda: still_open(flood) <= MAX_CONNECTIONS, 30, "the oldest closed")
+        wait_for(lambda: still_open(flood) <= MAX_CONNECTIONS, "the oldest closed")
         assert_still_serves(serve)
         assert still_open(flood) < MAX_CONNECTIONS
 
@@ -161,7 +160,7 @@ def test_many_addresses_cannot_exhaust_the_process(serve):
 )
 def test_a_slow_request_is_cut_off_with_a_408(impatient, request_bytes):
     port = int(impatient.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(request_bytes)
         started = time.monotonic()
         data = b""
@@ -172,4 +171,4 @@ def test_a_slow_request_is_cut_off_with_a_408(impatient, request_bytes):
     assert head.startswith(b"HTTP/1.1 408 Request Timeout"), data
     assert b"content-type: application/json" in head.lower()
     assert json.loads(body)["error"]["code"] == "request_timeout"
-    assert READ_TIMEOUT - 0.5 <= waited < READ_TIMEOUT + 10
+    assert waited >= READ_TIMEOUT - 0.5, "cut off before its time"

@@ -18,15 +18,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from assistant.api import create_app
-from assistant.api.protocol import ConnectionLimits, GuardedProtocol, uvicorn_options
 from assistant.channels.records import ChatRecord, MessageRecord, WhatsAppRecords
 from assistant.channels.whatsapp import Inbound
 from assistant.conversations import ConversationRecord, TurnRecord
 from tests.api.conftest import open_client
 from tests.security.test_headers import assert_secured
-from tests.support.app_fixtures import LiveServer, ServerThread, indexing_phase, wait_for
-from tests.support.servers import free_port
+from tests.support.app_fixtures import LiveServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -54,18 +51,8 @@ _hosts = count(10)
 @pytest.fixture(scope="module")
 def server(sample_index, embeddings) -> Iterator[LiveServer]:
     """The app over the sample index on a real port, served by ``GuardedProtocol``."""
-    settings = sample_index.model_copy(update=LIMITS)
-    protocol = type(
-        "Protocol", (GuardedProtocol,), {"limits": ConnectionLimits.from_settings(settings)}
-    )
-    options = {**uvicorn_options(settings), "http": protocol}
-    app = create_app(settings, embeddings=embeddings)
-    port = free_port()
-    with ServerThread(app, port, **options):
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url) as client:
-            wait_for(lambda: indexing_phase(client) == "complete", 120, "vectors attached")
-        yield LiveServer(url=url, app=app, settings=settings)
+    with serving(sample_index.model_copy(update=LIMITS), embeddings, guarded=True) as live:
+        yield live
 
 
 @pytest.fixture
@@ -73,14 +60,18 @@ def visitor(server) -> Iterator[httpx.Client]:
     """A client at an address of its own (127.0.0.x), so that its budgets are its own."""
     host = f"127.0.0.{next(_hosts)}"
     transport = httpx.HTTPTransport(local_address=host)
-    with httpx.Client(base_url=server.url, transport=transport, timeout=60) as client:
+    with httpx.Client(base_url=server.url, transport=transport, timeout=None) as client:
         yield client
 
 
-def another_visitor(server) -> httpx.Client:
-    host = f"127.0.0.{next(_hosts)}"
-    transport = httpx.HTTPTransport(local_address=host)
-    return httpx.Client(base_url=server.url, transport=transport, timeout=60)
+def new_host() -> str:
+    """A loopback address (127.0.0.x) no other client of the tests has used."""
+    return f"127.0.0.{next(_hosts)}"
+
+
+def another_visitor(server, host: str | None = None) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=host or new_host())
+    return httpx.Client(base_url=server.url, transport=transport, timeout=None)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -325,7 +316,7 @@ def test_wrong_keys_lock_their_address_out_not_the_right_key_elsewhere(server):
 def raw_exchange(server: LiveServer, request: bytes) -> tuple[str, dict[str, str], bytes]:
     """Status line, headers and body of what the server answers to ``request`` bytes."""
     host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as raw:
+    with socket.create_connection((host, int(port))) as raw:
         raw.sendall(request)
         data = b""
         while chunk := raw.recv(65536):
@@ -337,21 +328,25 @@ def raw_exchange(server: LiveServer, request: bytes) -> tuple[str, dict[str, str
 
 
 @pytest.mark.parametrize(
-    "request_bytes",
+    ("request_bytes", "status_line", "code"),
     [
-        b"NOT HTTP AT ALL\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000,  # past h11's 16 KiB
+        (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 Bad Request", "invalid_http"),
+        (  # past 16 KiB (issue 22: 431, whether the block is complete or not)
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000,
+            "HTTP/1.1 431 Request Header Fields Too Large",
+            "headers_too_large",
+        ),
     ],
     ids=["garbage", "endless-headers"],
 )
-def test_the_servers_own_400_is_in_the_error_shape(server, request_bytes):
+def test_the_servers_own_400_is_in_the_error_shape(server, request_bytes, status_line, code):
     """Before: uvicorn's ``Invalid HTTP request received.``, plain text, no headers."""
     status, headers, body = raw_exchange(server, request_bytes)
-    assert status == "HTTP/1.1 400 Bad Request"
+    assert status == status_line
     assert headers["content-type"] == "application/json"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert json.loads(body)["error"]["code"] == "invalid_http"
+    assert json.loads(body)["error"]["code"] == code
 
 
 def test_a_refused_preflight_is_in_the_error_shape(visitor):

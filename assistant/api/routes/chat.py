@@ -17,10 +17,11 @@ from assistant.api.deps import (
     ChatContextDep,
     ConversationsDep,
     SettingsDep,
+    conversation_full,
 )
-from assistant.api.errors import stream_error
+from assistant.api.errors import error_body, stream_error
 from assistant.api.schemas import ChatResponse, CitationOut, UserHandoffOut, error_responses
-from assistant.conversations import SavedTurn
+from assistant.conversations import ConversationFull, SavedTurn
 
 __all__ = ["router"]
 
@@ -65,13 +66,21 @@ def chat(
     assistant: AnswererDep,
     conversations: ConversationsDep,
     advisers: AdvisersDep,
+    settings: SettingsDep,
 ) -> ChatResponse:
     """Answer a question, in the conversation given or a new one, with citations (an
     answer the desk approved for the same question comes first: ``mode: "approved"``)."""
     answer = assistant.answer(context.message, context.history, context.filters)
-    saved = conversations.add_turn(
-        context.conversation_id, context.message, answer, client=context.client
-    )
+    try:
+        saved = conversations.add_turn(
+            context.conversation_id,
+            context.message,
+            answer,
+            client=context.client,
+            max_turns=settings.max_turns,
+        )
+    except ConversationFull as exc:  # questions asked together: one of them took the last turn
+        raise conversation_full(settings) from exc
     return _response(context, saved, answer, advisers)
 
 
@@ -98,9 +107,17 @@ def chat_stream(
                 yield ServerSentEvent(event="citations", data=citations)
             elif event.kind == "done":
                 saved = conversations.add_turn(
-                    context.conversation_id, context.message, event.data, client=context.client
+                    context.conversation_id,
+                    context.message,
+                    event.data,
+                    client=context.client,
+                    max_turns=settings.max_turns,
                 )
                 done = _response(context, saved, event.data, advisers)
                 yield ServerSentEvent(event="done", data=done)
+    except ConversationFull:
+        full = conversation_full(settings)
+        error = error_body(409, full.detail, code=full.code, param=full.param)
+        yield ServerSentEvent(event="error", data=error)
     except Exception as exc:  # the status line is sent: the error becomes an event
         yield ServerSentEvent(event="error", data=stream_error(exc, settings.chroma_url))

@@ -38,10 +38,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/helpdesk", tags=["helpdesk"])
 
 DEFAULT_DAYS = 30
+# Days a period may name: its bounds and its default start stay within what a datetime holds.
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9999, 12, 30)
+_DAYS = {"ge": FIRST_DAY, "le": LAST_DAY}
 
-
-Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")]
-Until = Annotated[dt.date | None, Query(description="Last day, inclusive (default: today).")]
+Since = Annotated[dt.date | None, Query(description="First day (default: 30 days ago).", **_DAYS)]
+Until = Annotated[
+    dt.date | None, Query(description="Last day, inclusive (default: today).", **_DAYS)
+]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.api.deps import BridgeDep, SettingsDep, WhatsAppDep
 from assistant.api.errors import ApiError
+from assistant.api.surrogates import without_surrogates
 from assistant.channels.bridge import Bridge
 from assistant.channels.twilio import (
     check_twilio_signature,
@@ -87,7 +88,7 @@ async def whatsapp_webhook(
     except SignatureError as exc:
         raise signature_error(exc) from exc
     try:
-        payload = json.loads(body)
+        payload = without_surrogates(json.loads(body))
     except ValueError:  # signed but not JSON: nothing to do, and no reason to resend
         log.warning("WhatsApp webhook body is not JSON")
         payload = None
