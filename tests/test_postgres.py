@@ -183,17 +183,27 @@ def test_every_whatsapp_field_stored_fits_its_column(database_url, tmp_path):
     a 500 and Meta's retries). Senders not in a documented form are not answered."""
     from sqlalchemy import String, func, select
 
+    from assistant.advisers import Advisers
     from assistant.channels.bridge import Bridge, WhatsAppWorker
     from assistant.channels.records import _TABLES
     from assistant.channels.whatsapp import GraphClient
+    from assistant.clients import ClientKeys
+    from assistant.handoffs import Handoffs
+    from assistant.notify import Notifier
     from assistant.ratelimit import Budgets
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path / "var", tmp_path / "corpus", database_url=database_url)
     store = Conversations.from_url(database_url)
     records = WhatsAppRecords(store.engine)
-    bridge = Bridge(settings, records, store, lambda: None, Budgets.from_settings(settings))
+    budgets = Budgets.from_settings(settings)
     graph = GraphClient(base_url="http://127.0.0.1:9", version="v1", phone_number_id="1", token="t")
+    handoffs = Handoffs(store.engine)
+    advisers = Advisers(
+        settings, handoffs, records, Notifier(settings, handoffs), budgets, lambda: graph, None
+    )
+    clients = ClientKeys.in_dir(tmp_path / "var")
+    bridge = Bridge(settings, records, store, lambda: None, budgets, advisers, clients)
     worker = WhatsAppWorker(bridge, graph)
     assert worker.accept(hostile_webhook()) == 1  # only wamid.h1, from a phone number
     (kept,) = [
