@@ -8,7 +8,7 @@ QUESTION ?= Do I need to file export information for a shipment worth $$2,000?
 
 .PHONY: install install-test run ask ingest vectors train-reader hs-precedents test lint bench
 
-# What the server needs, and nothing for tests or LLM mode (see the README).
+# What the server needs, and nothing for tests or LLM mode (see docs/deployment.md).
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

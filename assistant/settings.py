@@ -387,7 +387,7 @@ class Settings(BaseSettings):
         le=1,
         description="Cosine similarity (sentence_embedder) from which a question is answered "
         "by an approved answer (its question or a paraphrase), if no country, number, "
-        "Incoterm, trade direction, tax or kind of customer differs (measured: README).",
+        "Incoterm, trade direction, tax or kind of customer differs (measured: docs/helpdesk.md).",
     )
     notify_webhook_url: SecretStr | None = Field(
         default=None,

@@ -7,7 +7,7 @@ around by never finishing its requests (``serve`` uses it):
 - a request, headers and body, must arrive within ``request_read_timeout`` of the
   connection (or of its first byte on a kept-alive one), else a 408 and the close;
 - one client address holds at most ``max_connections_per_address`` connections (a
-  trusted proxy's are not counted: the proxy limits its clients, see the README);
+  trusted proxy's are not counted: the proxy limits its clients, see docs/security.md);
 - past ``max_connections`` in the process (lowered to fit its file limit), the
   connection that has waited longest for its request is closed to make room (else the
   new one), so file descriptors never run out and a complete request finds a connection.
