@@ -54,6 +54,7 @@ CONFIDENCE_FEATURES = (
     "agreement",  # share of the five best units from the same source
     "query_length",  # log(1 + the question's telling words)
     "query_english",
+    "keywords_only",  # answered by keywords alone, the vectors not there yet
     "country_missing",  # a country the question names is in none of the best passages
 )
 
@@ -80,6 +81,7 @@ SIGNS = {
     "agreement": 1,
     "query_length": 0,
     "query_english": 0,
+    "keywords_only": 0,
     "country_missing": -1,
 }
 CLIP = 3.0  # standardised features are clipped to +-3: no extrapolation far from training
@@ -117,6 +119,7 @@ def confidence_features(
     x[col["agreement"]] = sum(r.passage.source == best.passage.source for r in top) / len(top)
     x[col["query_length"]] = row[_COL["query_length"]]
     x[col["query_english"]] = row[_COL["query_english"]]
+    x[col["keywords_only"]] = row[_COL["keywords_only"]]
     return x
 
 

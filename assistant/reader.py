@@ -69,6 +69,7 @@ FEATURES = (
     "dense_rank",  # log(1 + rank in exact vector search)
     "lexical",  # BM25 score / the pool's best
     "lexical_rank",  # log(1 + rank in BM25)
+    "keywords_only",  # no passage has a dense score: the vectors are not there yet
     "context_cosine",  # sentence-model cosine of the question and the passage's title line
     "source_share",  # share of the pool's first 10 passages from the same file
     "same_language",  # the passage is in the question's language
@@ -228,6 +229,8 @@ def features(
         row[col["answer_type"]] = query.wants_quantity and bool(_QUANTITY.search(u.own))
     x[:, col["cosine_gap"]] = cosine - cosine.max()
     x[:, col["coverage_gap"]] = coverage - coverage.max()
+    # Without vectors, a passage's missing dense score is no evidence against it.
+    x[:, col["keywords_only"]] = all(p.dense is None for p in passages.values())
     x[:, col["query_length"]] = math.log1p(len(expanded))
     x[:, col["query_english"]] = query.language == "en"
     x[:, col["wants_quantity"]] = query.wants_quantity

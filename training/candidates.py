@@ -107,11 +107,16 @@ def build(
     corpus_dir: Path,
     *,
     add_gold: bool = False,
+    keywords_only: bool = False,
 ) -> Iterator[Example]:
     """Each question's ``Example``; ``add_gold``: add the expected chunks holding the fact
-    that the pool lacks."""
+    that the pool lacks; ``keywords_only``: searched as the server searches while its
+    vectors are built (BM25 alone, no passage with a dense score)."""
     assert retriever.exact is not None and retriever.store is not None
     retriever.exact.refresh()
+    search = retriever
+    if keywords_only:
+        search = Retriever(retriever.lexical, None, k=retriever.k, pool_size=retriever.pool_size)
     snap = retriever.exact.snapshot
     by_file: dict[str, list[int]] = {}
     for i, meta in enumerate(snap.metas):
@@ -119,7 +124,7 @@ def build(
     started = time.perf_counter()
     for n, q in enumerate(questions, 1):
         query = understand(q.question, q.history, corpus_dir=corpus_dir)
-        pool = retriever.pool(query.expanded)
+        pool = search.pool(query.expanded)
         facts = [_norm(f) for f in q.facts]
         if add_gold and facts:
             have = {p.id for p in pool}
@@ -129,7 +134,7 @@ def build(
                 for i in by_file.get(name, [])
                 if snap.ids[i] not in have and any(f in _norm(snap.texts[i]) for f in facts)
             ]
-            if extra:
+            if extra and not keywords_only:
                 vector = query.vector(retriever.store.embeddings)
                 fill_dense(extra, retriever.exact.score(vector, retriever.parts), {})
                 pool += extra

@@ -7,7 +7,8 @@ Needs the built index (``python -m ingest``). Writes ``assistant/models/reader.t
 ``assistant/models/confidence.json``.
 
 1. Every question of train.jsonl, and of the dev set's **tune half only**, is read as the
-   server reads it (``training.candidates``); a training question's answering chunk is
+   server reads it (``training.candidates``), once with its vectors and once by keywords
+   alone (as while the vectors are built); a training question's answering chunk is
    added to its pool when retrieval missed it.
 2. The reader: a LightGBM LambdaRank model over the units of each question, on the
    training questions and the tune half's answerable ones (weighted ``TUNE_WEIGHT``: they
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     units = UnitIndex(settings.data_dir / "units.sqlite", sentences)
 
-    def read(questions, add_gold: bool) -> list[Example]:
+    def read(questions, add_gold: bool, keywords_only: bool) -> list[Example]:
         return list(
             build(
                 questions,
@@ -248,29 +249,33 @@ def main(argv: list[str] | None = None) -> None:
                 sentences,
                 settings.corpus_dir,
                 add_gold=add_gold,
+                keywords_only=keywords_only,
             )
         )
 
     if args.examples and args.examples.is_file():
         with args.examples.open("rb") as handle:
-            train, tune = pickle.load(handle)
+            examples = pickle.load(handle)
     else:
-        train = read(load_questions(args.train, half="train")[: args.limit], add_gold=True)
-        tune = read(
-            [q for q in load_questions(args.dev) if q.half == "tune"][: args.limit],
-            add_gold=False,
-        )
+        train = load_questions(args.train, half="train")[: args.limit]
+        tune = [q for q in load_questions(args.dev) if q.half == "tune"][: args.limit]
+        # Each question twice: searched as usual, and by keywords alone, as the server
+        # answers while its vectors are built (the reader and the confidence must know
+        # that a missing dense score is then no evidence against a passage).
+        examples = [
+            example
+            for keywords_only in (False, True)
+            for example in read(train, True, keywords_only) + read(tune, False, keywords_only)
+        ]
         if args.examples:
             with args.examples.open("wb") as handle:
-                pickle.dump((train, tune), handle)
+                pickle.dump(examples, handle)
     log.info(
-        "%d training and %d tune questions read (%.0f s)",
-        len(train),
-        len(tune),
+        "%d readings of training and tune questions (%.0f s)",
+        len(examples),
         time.perf_counter() - started,
     )
 
-    examples = train + tune
     reader = fit_reader([e for e in examples if e.question.answerable])
     args.out.mkdir(parents=True, exist_ok=True)
     reader_path, confidence_path = args.out / MODEL_PATH.name, args.out / CONFIDENCE_PATH.name
