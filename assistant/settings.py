@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         "embedder and of each language are added to them.",
     )
     refusal_threshold: float = Field(
-        default=0.35,
+        default=0.30,
         description="Confidence (the calibrated chance that the answer holds what answers "
         "the question) below which the assistant quotes nothing, says its sources do not "
         "answer, and offers an adviser.",

@@ -46,9 +46,13 @@ log = logging.getLogger(__name__)
 
 _MIN_CHARS = 12
 _LEAD_IN = re.compile(r"[:：]\s*$")
-# A list marker left at the start of a quote: "2.", "(c)", "iv)", "—"; unlike the
-# sentence filter's, it needs a space after it, so "U.S. exporters" keeps its "U.".
-_MARKER = re.compile(r"^(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)]|[—–•-])\s+")
+# List markers left at the start of a quote: "2.", "(c)", "iv)", "—", and a bracket
+# a source left unpaired ("(e) )  The person..."); unlike the sentence filter's, each
+# needs a space after it, so "U.S. exporters" keeps its "U.".
+_MARKER = re.compile(r"^(?:(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)]|[—–•)\]-])\s+)+")
+# Units are kept by chunk text and by the rules that made them: a change to the rules
+# (a new version) makes them again instead of serving the old ones.
+RULES_VERSION = 2
 # Words that open a sentence leaning on the previous one, in the answered languages.
 _LEANS = re.compile(
     r"^(?:it|its|they|their|them|this|these|those|such|that|he|she|the latter|"
@@ -316,7 +320,8 @@ class UnitIndex:
 
 
 def _key(text: str, meta: dict) -> str:
-    return hashlib.sha256(f"{meta.get('language') or 'en'}\0{text}".encode()).hexdigest()[:24]
+    key = f"{RULES_VERSION}\0{meta.get('language') or 'en'}\0{text}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _units_of(text: str, meta: dict) -> list[Unit]:

@@ -68,11 +68,15 @@ def test_a_sentence_that_points_back_carries_the_one_before():
 def test_markdown_is_plain_text_and_list_markers_go():
     body = (
         "(c) See the **[guidance on exports](https://example.org/a b.pdf)** for `AES` filers.\n"
-        "2. Exporters must keep *records* for five years."
+        "2. Exporters must keep *records* for five years.\n\n"
+        "(e) )  The filer must be in the United States at the time of filing.\n\n"
+        "U.S. exporters file through the AES."
     )
     assert texts(body) == [
         "See the guidance on exports for AES filers.",
         "Exporters must keep records for five years.",
+        "The filer must be in the United States at the time of filing.",
+        "U.S. exporters file through the AES.",
     ]
     assert plain_text("[Final 06-09-11](http://export.gov/x y.pdf) rules") == "Final 06-09-11 rules"
 
