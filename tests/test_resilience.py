@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import signal
 import subprocess
@@ -28,22 +30,25 @@ def grow(corpus: Path, copies: int) -> None:
 
 
 def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
-    """Start an ingest, wait until it has written one batch, then send ``sig``."""
-    # One chunk per batch: many batches, so the signal lands long before the last one.
+    """Start an ingest, wait until it has written one batch, then send ``sig``.
+
+    One chunk per batch, each logged. The ingest's stderr is a pipe of one page, read
+    here a byte at a time: the ingest cannot run ahead of this test by more than a page
+    of log lines (about 90 batches, fewer than it has), so the signal lands before the
+    last batch however busy the machine is."""
     env = subprocess_env(settings, ASSISTANT_INGEST_BATCH_SIZE="1")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     proc = subprocess.Popen(
-        [PYTHON, "-m", "ingest"],
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
+        [PYTHON, "-m", "ingest"], env=env, stderr=write_end, stdout=subprocess.DEVNULL
     )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "embedded" in line:
-            proc.send_signal(sig)
-            break
-    proc.stderr.read()
+    os.close(write_end)
+    with os.fdopen(read_end, "rb", buffering=0) as stderr:
+        for line in iter(stderr.readline, b""):
+            if b"embedded" in line:
+                proc.send_signal(sig)
+                break
+        stderr.read()
     return proc.wait()
 
 
@@ -51,7 +56,7 @@ def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
 def test_interrupted_ingest_is_completed_by_the_next_run(
     tmp_path, settings, corpus, embeddings, sig
 ):
-    grow(corpus, 12)
+    grow(corpus, 24)  # about 210 chunks
     code = interrupt_after_first_batch(settings, sig)
     assert code != 0, "the ingest finished before it could be interrupted"
     partial = index_contents(settings)
