@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import copy_sample_corpus
-from tests.support.servers import free_port, stop, wait_until_ready
+from tests.support.servers import assistant_server
 
 QUESTION = "How much of an invoice can I borrow with invoice factoring?"
 UNKNOWN = "/api/conversations/00000000-0000-4000-8000-000000000000"
@@ -57,28 +54,16 @@ def _flood(url: str, stop_flag: threading.Event, statuses: Counter) -> None:
 
 
 def measure(root: Path, refused_limit: str, questions: int, flooders: int) -> dict:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
+    with assistant_server(
         ASSISTANT_DATA_DIR=str(root / "var"),
         ASSISTANT_CORPUS_DIR=str(root / "corpus"),
         ASSISTANT_EMBEDDER="minilm",
-        ASSISTANT_PORT=str(port),
         ASSISTANT_RATE_LIMIT="",
         ASSISTANT_CONVERSATION_RATE_LIMIT="",
         ASSISTANT_READS_RATE_LIMIT="",
         ASSISTANT_REFUSED_RATE_LIMIT=refused_limit,
         ASSISTANT_MAX_CONNECTIONS_PER_ADDRESS="0",
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/readyz", server)
+    ) as url:
         _answer_times(url, 3)  # first answers' one-off costs
         alone = _answer_times(url, questions)
         stop_flag, statuses = threading.Event(), Counter()
@@ -94,8 +79,6 @@ def measure(root: Path, refused_limit: str, questions: int, flooders: int) -> di
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
-    finally:
-        stop(server)
     return {
         "refused_rate_limit": refused_limit or "off",
         "answer_p50_alone_s": round(statistics.median(alone), 3),

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +21,7 @@ import httpx
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from tests.support.servers import free_port, wait_until_ready
+from tests.support.servers import assistant_server
 
 QUESTION = "What is the Zorbian plush levy in Quokkaland?"
 _FILLER = (
@@ -65,63 +62,51 @@ def _until(condition, timeout: float, pause: float = 0.2):
 
 
 def measure(pages: int, data_dir: Path) -> dict:
-    port, key = free_port(), "bench:bench-key"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
-        ASSISTANT_DATA_DIR=str(data_dir),
-        ASSISTANT_PORT=str(port),
-        ASSISTANT_HELPDESK_API_KEYS=key,
-        ASSISTANT_RATE_LIMIT="",
-        ASSISTANT_HELPDESK_RATE_LIMIT="",
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/healthz", server)
-        with httpx.Client(base_url=url, timeout=120) as client:
-            started = time.monotonic()
-            _until(lambda: client.get("/readyz").json()["indexing"]["phase"] == "complete", 1800)
-            indexed = time.monotonic() - started
-            # A running server has answered before: its first answer's one-off costs are
-            # not the upload's.
-            client.post("/api/chat", json={"message": QUESTION}).raise_for_status()
-            pdf = handbook(data_dir / "handbook.pdf", "7 percent", pages)
-            headers = {"X-API-Key": "bench-key"}
-            started = time.monotonic()
-            response = client.post(
-                "/api/helpdesk/documents",
-                files={"file": (pdf.name, pdf.read_bytes())},
-                headers=headers,
-            )
-            response.raise_for_status()
-            guide = response.json()["uploaded"][0]
-            uploaded = time.monotonic() - started
+    with (
+        assistant_server(
+            "/healthz",
+            ASSISTANT_DATA_DIR=str(data_dir),
+            ASSISTANT_HELPDESK_API_KEYS="bench:bench-key",
+            ASSISTANT_RATE_LIMIT="",
+            ASSISTANT_HELPDESK_RATE_LIMIT="",
+        ) as url,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
+        started = time.monotonic()
+        _until(lambda: client.get("/readyz").json()["indexing"]["phase"] == "complete", 1800)
+        indexed = time.monotonic() - started
+        # A running server has answered before: its first answer's one-off costs are
+        # not the upload's.
+        client.post("/api/chat", json={"message": QUESTION}).raise_for_status()
+        pdf = handbook(data_dir / "handbook.pdf", "7 percent", pages)
+        headers = {"X-API-Key": "bench-key"}
+        started = time.monotonic()
+        response = client.post(
+            "/api/helpdesk/documents",
+            files={"file": (pdf.name, pdf.read_bytes())},
+            headers=headers,
+        )
+        response.raise_for_status()
+        guide = response.json()["uploaded"][0]
+        uploaded = time.monotonic() - started
 
-            def status() -> str:
-                listed = client.get("/api/helpdesk/documents", headers=headers).json()
-                return next(d["status"] for d in listed["uploads"] if d["id"] == guide["id"])
+        def status() -> str:
+            listed = client.get("/api/helpdesk/documents", headers=headers).json()
+            return next(d["status"] for d in listed["uploads"] if d["id"] == guide["id"])
 
-            _until(lambda: status() != "queued", 300)
-            searchable = time.monotonic() - started
+        _until(lambda: status() != "queued", 300)
+        searchable = time.monotonic() - started
 
-            def cited() -> bool:
-                answer = client.post("/api/chat", json={"message": QUESTION}).json()
-                return any(c["source"] == guide["source"] for c in answer["citations"])
+        def cited() -> bool:
+            answer = client.post("/api/chat", json={"message": QUESTION}).json()
+            return any(c["source"] == guide["source"] for c in answer["citations"])
 
-            _until(cited, 300)
-            to_answer = time.monotonic() - started
+        _until(cited, 300)
+        to_answer = time.monotonic() - started
 
-            _until(lambda: status() == "ready", 600)
-            to_vectors = time.monotonic() - started
-            client.delete(f"/api/helpdesk/documents/{guide['id']}", headers=headers)
-    finally:
-        server.terminate()
-        server.wait(60)
+        _until(lambda: status() == "ready", 600)
+        to_vectors = time.monotonic() - started
+        client.delete(f"/api/helpdesk/documents/{guide['id']}", headers=headers)
     return {
         "pages": pages,
         "chunks": guide["chunks"],

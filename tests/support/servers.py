@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,6 +36,27 @@ def wait_until_ready(url: str, proc: subprocess.Popen) -> None:
                 proc.wait(timeout=0.2)  # doubles as the pause between polls
             except subprocess.TimeoutExpired:
                 continue
+
+
+@contextlib.contextmanager
+def assistant_server(ready: str = "/readyz", **settings: str) -> Iterator[str]:
+    """``python -m assistant serve`` on a free port with these ``ASSISTANT_*`` settings
+    (none inherited), its URL once ``ready`` answers 200; stopped on leaving."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(settings, ASSISTANT_PORT=str(port))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}{ready}", server)
+        yield url
+    finally:
+        stop(server)
 
 
 def stop(proc: subprocess.Popen, grace: float = 60.0) -> None:
