@@ -29,6 +29,15 @@ def grow(corpus: Path, copies: int) -> None:
         shutil.copytree(corpus / "guides", corpus / f"guides-{n:02d}")
 
 
+# ``python -m ingest`` as run from a terminal, where SIGINT is Ctrl+C: a process started
+# in the background by a non-interactive shell (a CI runner's, say) inherits SIGINT
+# ignored, and Python then leaves it ignored in its children.
+_INGEST_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('ingest', run_name='__main__', alter_sys=True)"
+)
+
+
 def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
     """Start an ingest, wait until it has written one batch, then send ``sig``.
 
@@ -40,7 +49,7 @@ def interrupt_after_first_batch(settings, sig: signal.Signals) -> int:
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     proc = subprocess.Popen(
-        [PYTHON, "-m", "ingest"], env=env, stderr=write_end, stdout=subprocess.DEVNULL
+        [PYTHON, "-c", _INGEST_WITH_CTRL_C], env=env, stderr=write_end, stdout=subprocess.DEVNULL
     )
     os.close(write_end)
     with os.fdopen(read_end, "rb", buffering=0) as stderr:
