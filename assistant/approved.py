@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.answer import Answer, Citation, Event, events
-from assistant.conversations import Base, UTCDateTime, utc_now
+from assistant.conversations import Base, UTCDateTime, create_tables, utc_now
 from assistant.embeddings import NamedEmbeddings
 from assistant.facets import Facets, conflicts, facets
 from assistant.language import detect_language, message
@@ -155,7 +155,7 @@ class ApprovedAnswers:
         self.threshold = threshold
         self._index: _Index | None = None
         self._building = threading.Lock()
-        Base.metadata.create_all(engine, tables=[ApprovedRecord.__table__])
+        create_tables(engine, tables=[ApprovedRecord.__table__])
 
     # ------------------------------------------------------------ staff
 

@@ -15,6 +15,8 @@ unless the URL says otherwise: ``sqlite:///x.db?timeout=5``, or on PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -65,11 +68,13 @@ __all__ = [
     "UTCDateTime",
     "UnknownConversation",
     "UnknownTurn",
+    "create_tables",
     "make_engine",
     "utc_now",
 ]
 
 TITLE_CHARS = 120
+WAL_ATTEMPTS = 100  # 0.1 s apart
 
 
 def utc_now() -> dt.datetime:
@@ -205,11 +210,37 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Turning a new database to WAL needs it to itself and does not wait for a lock:
+        # workers opening it together try again (after that, WAL is a no-op).
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == WAL_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
+
+
+# Any number: the PostgreSQL advisory lock every process making the tables takes.
+_SCHEMA_LOCK = 0x45415353
+
+
+def create_tables(engine: Engine, tables: Sequence[Table] | None = None) -> None:
+    """Make the missing ``tables`` (all by default). Server workers starting together on
+    a new database would each look, find a table missing and create it ("table ...
+    already exists" for all but one); they take the database's lock first, so that one
+    looks and creates while the others wait, then find the tables made."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        Base.metadata.create_all(connection, tables=tables)
 
 
 def _add_missing_columns(engine: Engine, table, names: Sequence[str]) -> None:
@@ -233,7 +264,7 @@ class Conversations:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        Base.metadata.create_all(engine)
+        create_tables(engine)
         _add_missing_columns(
             engine, TurnRecord.__table__, ("channel", "evidence", "confidence", "client")
         )

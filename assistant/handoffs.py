@@ -44,6 +44,7 @@ from assistant.conversations import (
     TurnRecord,
     UnknownTurn,
     UTCDateTime,
+    create_tables,
     utc_now,
 )
 
@@ -151,7 +152,7 @@ class Handoffs:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        Base.metadata.create_all(engine, tables=_TABLES)
+        create_tables(engine, tables=_TABLES)
 
     # ------------------------------------------------------------ users' side
 

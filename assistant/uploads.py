@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from assistant.conversations import Base, UTCDateTime, utc_now
+from assistant.conversations import Base, UTCDateTime, create_tables, utc_now
 from assistant.embeddings import NamedEmbeddings
 from assistant.settings import Settings
 from ingest.bounded import ReadLimits, read_bounded, start_readers
@@ -228,7 +228,7 @@ class Uploads:
         self.engine = engine
         self.folder = settings.data_dir / ROOT
         self._staging = self.folder / ".staging"
-        Base.metadata.create_all(engine, tables=_TABLES)
+        create_tables(engine, tables=_TABLES)
         self.indexer = Indexer(settings)  # chunks and writes BM25 records (no embedder)
         self.limits = ReadLimits(
             max_pages=settings.upload_max_pages,

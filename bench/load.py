@@ -235,7 +235,10 @@ def running_setup(
         "ASSISTANT_WORKERS": str(workers),
         "ASSISTANT_PORT": str(api_port),
         "ASSISTANT_INDEX_ON_START": "false",  # serve the index as built
-        "ASSISTANT_RATE_LIMIT": "",  # measure the server, not the limiter
+        # Measure the server, not the limiters (questions, new conversations, refusals).
+        "ASSISTANT_RATE_LIMIT": "",
+        "ASSISTANT_CONVERSATION_RATE_LIMIT": "",
+        "ASSISTANT_REFUSED_RATE_LIMIT": "",
         "ASSISTANT_MAX_CONNECTIONS_PER_ADDRESS": "0",  # every client is at 127.0.0.1
         "ASSISTANT_LLM": "",
     }

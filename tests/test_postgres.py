@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import multiprocessing.synchronize
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +79,35 @@ def test_processes_writing_one_conversation_never_share_a_turn_number(database_u
             f"{writer} {i}" for i in range(TURNS_PER_WRITER)
         ]
         assert mine == sorted(mine), "each writer's turns keep its order"
+
+
+def open_every_store(url: str, start: multiprocessing.synchronize.Barrier) -> None:
+    """One server worker starting on a new database: every store makes its tables."""
+    from assistant.approved import ApprovedAnswers
+    from assistant.conversations import make_engine
+    from assistant.handoffs import Handoffs
+
+    engine = make_engine(url)
+    start.wait()
+    Conversations(engine)
+    Handoffs(engine)
+    WhatsAppRecords(engine)
+    ApprovedAnswers(engine, lambda: None, Path("unused.csv"), 0.8)
+    engine.dispose()
+
+
+def test_workers_starting_together_on_a_new_database_all_start(database_url):
+    """Before: "table conversations already exists" for most of two to four uvicorn
+    workers started together on a new database (each looked, then created)."""
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(len(WRITERS), mp_context=spawn) as pool:
+        start = manager.Barrier(len(WRITERS))
+        runs = [pool.submit(open_every_store, database_url, start) for _ in WRITERS]
+        for run in runs:
+            run.result()  # raises what the worker raised
+    store = Conversations.from_url(database_url)
+    store.add_turn(store.new_id(), "q", answer("a"))
+    store.close()
 
 
 def test_whatsapp_state_in_the_same_database(database_url):

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.channels.whatsapp import Inbound, StatusUpdate, WebhookError
-from assistant.conversations import Base, UTCDateTime, utc_now
+from assistant.conversations import Base, UTCDateTime, create_tables, utc_now
 
 __all__ = [
     "ChatRecord",
@@ -179,7 +179,7 @@ class WhatsAppRecords:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        Base.metadata.create_all(engine, tables=_TABLES)
+        create_tables(engine, tables=_TABLES)
         _upgrade(engine)
 
     def delete_older_than(self, cutoff: dt.datetime) -> int:
