@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from langchain_core.documents import Document
 
 from assistant.answer import Answer, Citation, Trace
@@ -61,12 +62,7 @@ def result(
 # ---------------------------------------------------------------- halves
 
 
-def test_halves_are_fixed_and_balanced_on_the_dev_set():
-    ids = [i.id for i in load_items(DEV)]
-    halves = Counter(half_of(i) for i in ids)
-    # Balanced whatever the set holds today (63 / 76 on dev v2); the ids below pin the rule.
-    assert set(halves) == {"tune", "confirm"}
-    assert all(0.35 <= n / len(ids) <= 0.65 for n in halves.values())
+def test_halves_are_fixed():
     # pinned: a change of salt or rule would silently re-deal tune and confirm
     assert [half_of(f"d00{n}") for n in range(1, 7)] == [
         "confirm",
@@ -78,6 +74,16 @@ def test_halves_are_fixed_and_balanced_on_the_dev_set():
     ]
 
 
+@pytest.mark.skipif(not DEV.exists(), reason="the shared dev set is not beside the repository")
+def test_halves_are_balanced_on_the_dev_set():
+    ids = [i.id for i in load_items(DEV)]
+    halves = Counter(half_of(i) for i in ids)
+    # Balanced whatever the set holds today (154 / 185 on dev v3).
+    assert set(halves) == {"tune", "confirm"}
+    assert all(0.35 <= n / len(ids) <= 0.65 for n in halves.values())
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="the shared dev set is not beside the repository")
 def test_each_language_is_in_both_halves():
     by = Counter((i.lang, i.half) for i in load_items(DEV))
     for lang in ("en", "fr"):
