@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 
 from assistant.handoffs import HandoffRecord, Handoffs, UnknownHandoff
+from assistant.pending import Pending
 from assistant.settings import Settings
 
 __all__ = ["Mail", "Notifier", "SmtpServer", "handoff_payload"]
@@ -149,8 +150,7 @@ class Notifier:
         smtp = settings.notify_smtp_url
         self._smtp = SmtpServer.parse(smtp.get_secret_value()) if smtp else None
         self._queue: queue.Queue[tuple[str, object] | None] = queue.Queue()
-        self._busy = 0
-        self._idle = threading.Condition()
+        self._pending = Pending()
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=TIMEOUT)
         self._redacted = None
@@ -192,12 +192,7 @@ class Notifier:
     def drain(self) -> bool:
         """Wait until everything queued is sent or given up (True), however long that
         takes; False when the worker thread is gone with work still queued."""
-        with self._idle:
-            while self._busy:
-                if not self._thread.is_alive():
-                    return False
-                self._idle.wait(1.0)  # then look whether the thread still runs
-        return True
+        return self._pending.wait(self._thread)
 
     # ------------------------------------------------------------ work
 
@@ -212,8 +207,7 @@ class Notifier:
         return True
 
     def _put(self, job: tuple[str, object]) -> None:
-        with self._idle:
-            self._busy += 1
+        self._pending.add()
         self._queue.put(job)
 
     def _run(self) -> None:
@@ -228,9 +222,7 @@ class Notifier:
             except Exception:  # the thread must outlive any one notification
                 log.exception("notification %s failed", kind)
             finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
+                self._pending.done()
 
     def _tell_staff(self, handoff_id: str) -> None:
         if not self.staff_channels:

@@ -42,6 +42,7 @@ from assistant.channels.whatsapp import (
 from assistant.clients import ClientKeys
 from assistant.conversations import Conversations, UnknownConversation, UnknownTurn
 from assistant.language import detect_language, message
+from assistant.pending import Pending
 from assistant.pipeline import Assistant
 from assistant.ratelimit import Budgets
 from assistant.settings import Settings
@@ -261,8 +262,7 @@ class WhatsAppWorker:
         # Our business numbers as users see them (all processes learn them, see accept).
         self._ours = self.records.numbers()
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._busy = 0  # accepted and not finished yet
-        self._idle = threading.Condition()
+        self._pending = Pending()  # messages accepted and not answered yet
         self._thread = threading.Thread(target=self._run, name="whatsapp", daemon=True)
 
     # ------------------------------------------------------------ lifecycle
@@ -282,12 +282,7 @@ class WhatsAppWorker:
     def drain(self) -> bool:
         """Wait until every accepted message is answered (True), however long that takes;
         False when the worker thread is gone with messages still queued."""
-        with self._idle:
-            while self._busy:
-                if not self._thread.is_alive():
-                    return False
-                self._idle.wait(1.0)  # then look whether the thread still runs
-        return True
+        return self._pending.wait(self._thread)
 
     # ------------------------------------------------------------ the webhook's side
 
@@ -328,8 +323,7 @@ class WhatsAppWorker:
         return queued
 
     def _enqueue(self, message_id: str) -> None:
-        with self._idle:
-            self._busy += 1
+        self._pending.add()
         self._queue.put(message_id)
 
     # ------------------------------------------------------------ the thread
@@ -341,9 +335,7 @@ class WhatsAppWorker:
             except Exception:  # the thread must outlive any one message
                 log.exception("WhatsApp message %s was not answered", message_id)
             finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
+                self._pending.done()
 
     def _process(self, message_id: str) -> None:
         inbound = self.records.claim(message_id)
